@@ -1,0 +1,64 @@
+# Two commands for people: `make run` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+APP_PY  := .venv-app/bin/python
+RASA_PY := .venv-rasa/bin/python
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: help run test install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice clean
+
+help:
+	@echo "make run   - install what is missing, train if needed, start every service"
+	@echo "make test  - install and run the whole test suite"
+	@echo "steps: install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice"
+
+run: install models asterisk train seed
+	@$(APP_PY) -m ops.supervisor
+
+test: install models asterisk train
+	@ops/test.sh
+
+install:
+	@ops/install.sh all
+
+models: install
+	@$(APP_PY) -m speech.models install
+
+asterisk: install
+	@telephony/asterisk/install.sh
+
+train: install
+	@$(APP_PY) -m ops.model train
+
+seed: install
+	@$(APP_PY) -m knowledge_base seed
+
+lint: install
+	@.venv-app/bin/ruff check .
+
+# Re-resolve the environments from requirements/*.in and rewrite the lock files.
+lock:
+	@ops/lock.sh
+
+nlu-cv: install
+	@$(APP_PY) -m ops.model cross-validate
+
+bench: bench-nlu bench-kb bench-dispatch bench-voice
+
+bench-nlu: train
+	@$(APP_PY) -m bench.nlu
+
+bench-kb: install
+	@$(APP_PY) -m bench.kb
+
+bench-dispatch: install
+	@$(APP_PY) -m bench.dispatch
+
+bench-voice: install models asterisk
+	@$(APP_PY) -m bench.voice
+
+clean:
+	rm -rf var .venv-app .venv-rasa .pytest_cache .ruff_cache

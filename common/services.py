@@ -1,0 +1,34 @@
+"""How a package declares the processes it runs, so `make run` and the tests start them alike.
+
+Each package that runs a process has a ``service.py`` with ``services() -> list[Service]``;
+``ops/supervisor.py`` collects them. Adding a service is one new module, not edits elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.settings import ROOT
+
+APP_PYTHON = ROOT / ".venv-app" / "bin" / "python"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+
+@dataclass
+class Service:
+    """One long-running process.
+
+    ``ready_url`` is polled with GET until it answers 2xx; ``ready_tcp`` (host, port) until it
+    accepts a connection. ``url`` is what `make run` prints for people to open.
+    """
+
+    name: str
+    argv: list[str]
+    url: str
+    ready_url: str | None = None
+    ready_tcp: tuple[str, int] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    start_timeout_s: float = 60.0
+    cwd: Path = ROOT
+    extra_lines: list[str] = field(default_factory=list)  # printed under the URL (e.g. a dev API key)

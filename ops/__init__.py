@@ -1,0 +1,1 @@
+"""Operations: installation, training, and the process supervisor behind `make run`."""

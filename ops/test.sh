@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole suite: lint, the action tests in the Rasa environment, everything else in the app environment.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD" RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+rc=0
+echo "== ruff"; .venv-app/bin/ruff check . || rc=1
+echo "== Rasa environment: tests/assistant"
+.venv-rasa/bin/python -m pytest tests/assistant -q -p no:cacheprovider "$@" || rc=1
+echo "== application environment: everything else"
+.venv-app/bin/python -m pytest tests --ignore=tests/assistant -q -p no:cacheprovider "$@" || rc=1
+exit $rc
