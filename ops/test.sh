@@ -6,7 +6,7 @@ export PYTHONPATH="$PWD" RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 OMP
 rc=0
 echo "== ruff"; .venv-app/bin/ruff check . || rc=1
 echo "== Rasa environment: tests/assistant"
-.venv-rasa/bin/python -m pytest tests/assistant -q -p no:cacheprovider "$@" || rc=1
+.venv-rasa/bin/python -m pytest tests/assistant --confcutdir=tests/assistant -q -p no:cacheprovider "$@" || rc=1
 echo "== application environment: everything else"
 .venv-app/bin/python -m pytest tests --ignore=tests/assistant -q -p no:cacheprovider "$@" || rc=1
 exit $rc

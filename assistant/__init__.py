@@ -1,0 +1,1 @@
+"""The Rasa project: domain, training data, rules/stories and the custom actions (Rasa environment)."""

@@ -1,0 +1,150 @@
+"""The complaint form: what happened, where, an optional phone, then the resident confirms.
+
+The resident's first message often already says what happened ("我们小区路灯坏了三天了"), so it
+counts as the description instead of asking again; entities (place, phone) are taken whenever
+they appear; free text fills only the slot that was just asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from assistant.actions.tickets import submit_ticket
+from assistant.actions.validators import (
+    NOT_AN_ANSWER_INTENTS, clean_phone, declines_phone, mask_phone, merge_locations, yes_or_no,
+)
+from common import settings
+
+NO_PHONE = "none"
+FORM_SLOTS = ("complaint_description", "complaint_location", "complaint_phone", "complaint_confirmed",
+              "complaint_service_code", "complaint_service_name")
+GENERIC_OPENERS = re.compile(r"^(你好|您好)?[，,。\s]*(我要|我想|想|要)?(投诉|反映|举报|报修|反馈)(一下|个|问题|个问题)?[，,。！!\s]*")
+
+
+def _text(tracker: Tracker) -> str:
+    return (tracker.latest_message.get("text") or "").strip()
+
+
+def _intent(tracker: Tracker) -> str:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def _answers_question(tracker: Tracker, slot: str) -> bool:
+    """Free text fills ``slot`` only when we just asked for it and it is not a command."""
+    text = _text(tracker)
+    return (tracker.get_slot("requested_slot") == slot and bool(text) and not text.startswith("/")
+            and _intent(tracker) not in NOT_AN_ANSWER_INTENTS)
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    values = list(tracker.get_latest_entity_values(name))
+    return str(values[0]) if values else None
+
+
+class ValidateComplaintForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def extract_complaint_description(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                            domain: dict[str, Any]) -> dict[str, Any]:
+        if tracker.get_slot("complaint_description"):
+            return {}
+        if _answers_question(tracker, "complaint_description"):
+            return {"complaint_description": _text(tracker)}
+        if tracker.get_slot("requested_slot") is None and _intent(tracker) == "file_complaint":
+            rest = GENERIC_OPENERS.sub("", _text(tracker))
+            if len(rest) >= int(settings.section("actions").get("min_description_chars", 4)):
+                return {"complaint_description": _text(tracker)}
+        return {}
+
+    async def extract_complaint_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                         domain: dict[str, Any]) -> dict[str, Any]:
+        if tracker.get_slot("complaint_location"):
+            return {}
+        if _answers_question(tracker, "complaint_location"):
+            return {"complaint_location": _text(tracker)}
+        location = merge_locations(_text(tracker), tracker.latest_message.get("entities") or [])
+        return {"complaint_location": location} if location else {}
+
+    async def extract_complaint_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: dict[str, Any]) -> dict[str, Any]:
+        if tracker.get_slot("complaint_phone"):
+            return {}
+        entity = _entity(tracker, "phone_number")
+        if entity and clean_phone(entity):
+            return {"complaint_phone": clean_phone(entity)}
+        if _answers_question(tracker, "complaint_phone") or (
+            tracker.get_slot("requested_slot") == "complaint_phone" and _intent(tracker) == "deny"
+        ):
+            text = _text(tracker)
+            if declines_phone(text) or _intent(tracker) == "deny":
+                return {"complaint_phone": NO_PHONE}
+            return {"complaint_phone": text}  # validated below; an invalid number is asked again
+        return {}
+
+    async def extract_complaint_confirmed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                          domain: dict[str, Any]) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "complaint_confirmed":
+            return {}
+        answer = yes_or_no(_text(tracker), _intent(tracker))
+        return {} if answer is None else {"complaint_confirmed": answer}
+
+    def validate_complaint_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                       domain: dict[str, Any]) -> dict[str, Any]:
+        from dispatch.classify import classify
+
+        code, name = classify(str(value))
+        return {"complaint_description": value, "complaint_service_code": code, "complaint_service_name": name}
+
+    def validate_complaint_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: dict[str, Any]) -> dict[str, Any]:
+        if value == NO_PHONE:
+            return {"complaint_phone": NO_PHONE}
+        number = clean_phone(str(value))
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_phone")
+            return {"complaint_phone": None}
+        return {"complaint_phone": number}
+
+
+class ActionAskComplaintConfirmed(Action):
+    """Read the ticket back before it is filed: category, place, problem, masked phone."""
+
+    def name(self) -> str:
+        return "action_ask_complaint_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        phone = tracker.get_slot("complaint_phone")
+        phone_text = "不留" if phone in (None, NO_PHONE) else mask_phone(phone)
+        dispatcher.utter_message(
+            text=(f"我为您整理如下：\n类别：{tracker.get_slot('complaint_service_name') or '其他'}\n"
+                  f"地点：{tracker.get_slot('complaint_location')}\n"
+                  f"问题：{tracker.get_slot('complaint_description')}\n联系电话：{phone_text}\n确认提交吗？"),
+            buttons=[{"title": "确认提交", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}],
+        )
+        return []
+
+
+class ActionSubmitComplaint(Action):
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        reset = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        if not tracker.get_slot("complaint_confirmed"):
+            dispatcher.utter_message(response="utter_complaint_cancelled")
+            return reset
+        phone = tracker.get_slot("complaint_phone")
+        events = submit_ticket(
+            dispatcher, tracker,
+            service_code=tracker.get_slot("complaint_service_code") or "other",
+            description=tracker.get_slot("complaint_description") or "",
+            address_string=tracker.get_slot("complaint_location") or "",
+            phone=None if phone == NO_PHONE else phone,
+        )
+        return [*events, *reset]

@@ -1,0 +1,105 @@
+"""Pure functions behind the forms: what counts as a phone number, a rating, a yes or a no.
+
+Kept free of rasa_sdk so they are unit-tested directly, and shared by every action module.
+"""
+
+from __future__ import annotations
+
+import re
+
+from common.zh_numbers import parse_integer, spoken_digits_to_arabic
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+TICKET = re.compile(r"GB(\d{8})-?(\d{4})|TMP-\d{8}-[0-9A-F]{4,}", re.IGNORECASE)
+NO_PHONE_WORDS = ("不留", "不用留", "不想留", "不方便", "不需要", "不用了", "算了", "没有电话", "匿名")
+YES_WORDS = ("是", "对", "确认", "可以", "好的", "好", "行", "嗯", "没错", "提交", "要", "有")
+NO_WORDS = ("不", "没", "否", "别", "取消", "算了", "无")
+# Free text that is really a command, not an answer to the form's question.
+NOT_AN_ANSWER_INTENTS = ("request_human", "report_emergency", "goodbye", "check_ticket", "out_of_scope")
+
+
+def clean_phone(text: str) -> str | None:
+    """A dialable number from what the resident typed or said, or None if it is not one.
+
+    Accepts 138 1234 5678, 138-1234-5678, +86 13812345678, 幺三八…, 010-12345678.
+    """
+    digits = re.sub(r"[\s\-－—()（）]", "", spoken_digits_to_arabic(text))
+    digits = re.sub(r"^(\+?86)(?=1[3-9]\d{9}$)", "", digits)
+    match = re.search(r"(?<!\d)(1[3-9]\d{9}|0\d{9,11})(?!\d)", digits)
+    if not match:
+        return None
+    number = match.group(1)
+    return number if MOBILE.match(number) or LANDLINE.match(number) else None
+
+
+def declines_phone(text: str) -> bool:
+    return any(word in text for word in NO_PHONE_WORDS)
+
+
+def mask_phone(number: str) -> str:
+    return f"{number[:3]}****{number[-4:]}" if len(number) >= 7 else "****"
+
+
+MAX_LOCATION_GAP = 2  # characters (与, 的, a space) allowed between two location pieces
+
+
+def merge_locations(text: str, entities: list[dict]) -> str | None:
+    """One place from DIET's location pieces: 幸福路 + 长安街交叉口 → 幸福路与长安街交叉口.
+
+    Chinese place names often come back split at 与/和/的 or a space; the resident meant one place,
+    so pieces separated by at most MAX_LOCATION_GAP characters are joined from the original text.
+    """
+    spans = sorted((e["start"], e["end"]) for e in entities
+                   if e.get("entity") == "location" and "start" in e and "end" in e)
+    if not spans:
+        values = [str(e["value"]) for e in entities if e.get("entity") == "location" and e.get("value")]
+        return values[0] if values else None
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        if next_start - end > MAX_LOCATION_GAP:
+            break
+        end = max(end, next_end)
+    return text[start:end].strip() or None
+
+
+def find_ticket_id(text: str) -> str | None:
+    """GB20261123-0001 from typed or spoken forms ("G B 二零二六一一二三 杠 零零零一", "gb 2026 1123 0001")."""
+    compact = re.sub(r"\s+", "", spoken_digits_to_arabic(text)).upper()
+    compact = re.sub(r"[杠横—－_]", "-", compact)
+    match = TICKET.search(compact)
+    if not match:
+        return None
+    return f"GB{match.group(1)}-{match.group(2)}" if match.group(1) else match.group(0)
+
+
+RATING_WORDS = {"好评": 5, "非常满意": 5, "很满意": 5, "满意": 4, "中评": 3, "一般": 3, "还行": 3,
+                "不满意": 2, "差评": 1, "很差": 1, "非常不满意": 1}
+
+
+def parse_rating(text: str) -> int | None:
+    """1–5 from 五分 / 5星 / 好评 / 差评 / 不满意…; longest matching phrase wins (不满意 before 满意)."""
+    match = re.search(r"([0-9一二两三四五])\s*(?:分|星|颗星)", text)
+    if match:
+        value = parse_integer(match.group(1))
+        if value is not None and 1 <= value <= 5:
+            return value
+    for word in sorted(RATING_WORDS, key=len, reverse=True):
+        if word in text:
+            return RATING_WORDS[word]
+    bare = re.fullmatch(r"\s*([1-5])\s*", text)
+    return int(bare.group(1)) if bare else None
+
+
+def yes_or_no(text: str, intent: str | None) -> bool | None:
+    """The resident's yes/no, from the intent when NLU is sure, else from the words."""
+    if intent == "affirm":
+        return True
+    if intent == "deny":
+        return False
+    stripped = text.strip()
+    if any(stripped.startswith(word) for word in NO_WORDS):
+        return False
+    if any(stripped.startswith(word) for word in YES_WORDS):
+        return True
+    return None

@@ -1,0 +1,140 @@
+"""NLU quality and speed on the held-out set (bench/data/nlu_heldout.yml, never used for training).
+
+Starts a real Rasa server with the current model and sends every held-out utterance to
+``/model/parse``: intent accuracy and macro-F1 (a low-confidence ``nlu_fallback`` counts as
+wrong), entity recall, and parse latency p50/p95. Goals: macro-F1 >= 0.95, p50 <= 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import yaml
+
+from assistant.actions.validators import merge_locations
+from bench.report import percentile, table, write
+from common import settings
+
+HELDOUT = Path(__file__).resolve().parent / "data" / "nlu_heldout.yml"
+ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<name>[^)]+)\)|\{(?P<json>[^}]+)\})")
+
+
+def load_examples(path: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(plain text, intent, [(entity, surface text)]) for each example."""
+    examples = []
+    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+        if "intent" not in block:
+            continue
+        for line in block["examples"].splitlines():
+            line = line.strip()
+            if not line.startswith("- "):
+                continue
+            raw = line[2:].strip()
+            entities = []
+            for match in ANNOTATION.finditer(raw):
+                name = match.group("name") or yaml.safe_load("{" + match.group("json") + "}")["entity"]
+                entities.append((name, match.group("text")))
+            examples.append((ANNOTATION.sub(lambda m: m.group("text"), raw), block["intent"], entities))
+    return examples
+
+
+def macro_f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, float]]:
+    labels = sorted({gold for gold, _ in pairs})
+    scores = {}
+    for label in labels:
+        tp = sum(1 for gold, pred in pairs if gold == label and pred == label)
+        fp = sum(1 for gold, pred in pairs if gold != label and pred == label)
+        fn = sum(1 for gold, pred in pairs if gold == label and pred != label)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        scores[label] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return sum(scores.values()) / len(scores), scores
+
+
+def run(base_url: str, token: str) -> dict:
+    examples = load_examples(HELDOUT)
+    client = httpx.Client(timeout=30)
+    for _ in range(10):  # warm-up
+        client.post(f"{base_url}/model/parse", params={"token": token}, json={"text": "你好"})
+    pairs, latencies, confusions = [], [], Counter()
+    entity_hits, entity_total = Counter(), Counter()
+    for text, intent, entities in examples:
+        start = time.perf_counter()
+        reply = client.post(f"{base_url}/model/parse", params={"token": token}, json={"text": text})
+        latencies.append((time.perf_counter() - start) * 1000)
+        parsed = reply.json()
+        predicted = parsed["intent"]["name"]
+        pairs.append((intent, predicted))
+        if predicted != intent:
+            confusions[f"{intent} → {predicted}: {text}"] += 1
+        found = {(e["entity"], e.get("value")) for e in parsed.get("entities", [])}
+        found_text = {(e["entity"], text[e["start"]:e["end"]]) for e in parsed.get("entities", []) if "start" in e}
+        merged = merge_locations(text, parsed.get("entities", []))
+        for name, surface in entities:
+            if name == "location":  # what the actions use: DIET's pieces joined into one place
+                entity_total["location (as the forms read it)"] += 1
+                entity_hits["location (as the forms read it)"] += merged == surface
+            entity_total[name] += 1
+            if (name, surface) in found_text or any(n == name and surface in str(v) for n, v in found):
+                entity_hits[name] += 1
+    macro, per_intent = macro_f1(pairs)
+    accuracy = sum(1 for gold, pred in pairs if gold == pred) / len(pairs)
+    return {
+        "examples": len(examples), "intent_accuracy": accuracy, "intent_macro_f1": macro,
+        "fallback_rate": sum(1 for _, pred in pairs if pred == "nlu_fallback") / len(pairs),
+        "per_intent_f1": per_intent,
+        "entity_recall": {name: entity_hits[name] / entity_total[name] for name in sorted(entity_total)},
+        "parse_ms_p50": percentile(latencies, 50), "parse_ms_p95": percentile(latencies, 95),
+        "errors": sorted(confusions),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", help="an already running Rasa server (default: start one)")
+    args = parser.parse_args(argv)
+    from ops.model import current_model, rasa_token
+
+    if args.url:
+        results = run(args.url, rasa_token())
+    else:
+        from ops.supervisor import Supervisor, collect_services
+        from common.net import free_port
+
+        os.environ["GOVBOT__RASA__PORT"] = str(free_port())
+        os.environ["GOVBOT__ACTIONS__PORT"] = str(free_port())
+        settings.reload()
+        rasa = [s for s in collect_services(["assistant"]) if s.name == "rasa"]
+        supervisor = Supervisor(rasa, settings.data_dir() / "log" / "bench")
+        start = time.monotonic()
+        try:
+            supervisor.start_all(echo=lambda line: None)
+            load_s = time.monotonic() - start
+            results = run(settings.base_url("rasa"), rasa_token())
+            results["model_load_s"] = load_s
+        finally:
+            supervisor.stop_all()
+    results["model"] = current_model().name
+    rows = [("held-out examples", results["examples"]), ("intent accuracy", results["intent_accuracy"]),
+            ("intent macro-F1 (goal >= 0.95)", results["intent_macro_f1"]),
+            ("nlu_fallback rate", results["fallback_rate"]),
+            *[(f"entity recall: {k}", v) for k, v in results["entity_recall"].items()],
+            ("parse p50 ms (goal <= 25)", results["parse_ms_p50"]), ("parse p95 ms", results["parse_ms_p95"])]
+    if "model_load_s" in results:
+        rows.append(("model load s", results["model_load_s"]))
+    print(table(rows, f"NLU benchmark ({results['model']})"))
+    for line in results["errors"][:40]:
+        print("  miss:", line)
+    print(f"written: {write('nlu', results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
