@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         results = run(args.url, rasa_token())
     else:
-        from ops.supervisor import Supervisor, collect_services
         from common.net import free_port
+        from ops.supervisor import Supervisor, collect_services
 
         os.environ["GOVBOT__RASA__PORT"] = str(free_port())
         os.environ["GOVBOT__ACTIONS__PORT"] = str(free_port())

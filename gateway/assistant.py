@@ -27,8 +27,16 @@ class RasaAssistant:
     def __init__(self, base_url: str, token: str, timeout_s: float, on_handoff=None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)))
+        self.timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
+        self._client: httpx.AsyncClient | None = None
         self.on_handoff = on_handoff  # async (UserMessage, dict) -> None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """One connection pool per server lifetime (created on first use inside the server's loop)."""
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        return self._client
 
     @classmethod
     def from_settings(cls, on_handoff=None) -> RasaAssistant:
@@ -38,7 +46,9 @@ class RasaAssistant:
         return cls(settings.base_url("rasa"), rasa_token(), float(conf["rasa_timeout_s"]), on_handoff)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def handle(self, message: UserMessage) -> list[BotMessage]:
         payload = {"sender": message.sender, "message": message.text, "input_channel": message.channel,

@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${GOVBOT_CACHE:-$HOME/.cache/govbot}"
-APT_PACKAGES=(espeak-ng sox sip-tester chromium chromium-driver ca-certificates)
+APT_PACKAGES=(espeak-ng sox sip-tester chromium chromium-driver fonts-noto-cjk ca-certificates)
 
 log() { printf '[install] %s\n' "$*" >&2; }
 

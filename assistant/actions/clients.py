@@ -38,7 +38,7 @@ def kb_search(query: str, sender: str | None = None, top: int = 3) -> dict[str, 
         with urllib.request.urlopen(request, timeout=_timeout()) as response:
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        if exc.code == 400:  # e.g. a query of only punctuation: nothing to search for
+        if exc.code in (400, 413):  # only punctuation, or far too long: nothing the FAQ can match
             return {"outcome": "none", "results": []}
         raise BackendUnavailable(f"knowledge base answered {exc.code}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -16,14 +16,21 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.tickets import submit_ticket
 from assistant.actions.validators import (
-    NOT_AN_ANSWER_INTENTS, clean_phone, declines_phone, mask_phone, merge_locations, yes_or_no,
+    NOT_AN_ANSWER_INTENTS,
+    clean_phone,
+    declines_phone,
+    mask_phone,
+    merge_locations,
+    yes_or_no,
 )
 from common import settings
 
 NO_PHONE = "none"
 FORM_SLOTS = ("complaint_description", "complaint_location", "complaint_phone", "complaint_confirmed",
               "complaint_service_code", "complaint_service_name")
-GENERIC_OPENERS = re.compile(r"^(你好|您好)?[，,。\s]*(我要|我想|想|要)?(投诉|反映|举报|报修|反馈)(一下|个|问题|个问题)?[，,。！!\s]*")
+GENERIC_OPENERS = re.compile(
+    r"^(你好|您好)?[，,。\s]*(我要|我想|想|要)?(投诉|反映|举报|报修|反馈)(一下|个|问题|个问题)?[，,。！!\s]*"
+)
 
 
 def _text(tracker: Tracker) -> str:

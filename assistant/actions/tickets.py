@@ -136,5 +136,6 @@ class ActionRateService(Action):
         if accepted:
             dispatcher.utter_message(text=f"感谢您的评价（{score}分），我们会继续改进服务。")
         else:
-            dispatcher.utter_message(text=f"工单 {reference} 目前还不能评价（需办结后评价），或暂时无法提交，请稍后再试。")
+            dispatcher.utter_message(
+                text=f"工单 {reference} 目前还不能评价（需办结后评价），或暂时无法提交，请稍后再试。")
         return []

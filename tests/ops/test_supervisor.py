@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from common.net import free_port
 from common.services import Service
 from ops.supervisor import Supervisor
-from common.net import free_port
 
 
 def http_server(port: int, child: bool = False) -> list[str]:
@@ -58,7 +58,7 @@ def test_a_service_that_dies_is_reported_with_its_log(tmp_path) -> None:
     services = [Service("broken", [sys.executable, "-c", "print('boom: missing model'); raise SystemExit(3)"],
                         "http://127.0.0.1:1", ready_url="http://127.0.0.1:1/", start_timeout_s=10)]
     supervisor = Supervisor(services, tmp_path)
-    with pytest.raises(RuntimeError, match="(?s)broken exited with code 3.*boom: missing model"):
+    with pytest.raises(RuntimeError, match=r"(?s)broken exited with code 3.*boom: missing model"):
         supervisor.start_all(echo=lambda line: None)
     supervisor.stop_all()
 

@@ -1,7 +1,12 @@
 import pytest
 
 from assistant.actions.validators import (
-    clean_phone, declines_phone, find_ticket_id, mask_phone, parse_rating, yes_or_no,
+    clean_phone,
+    declines_phone,
+    find_ticket_id,
+    mask_phone,
+    parse_rating,
+    yes_or_no,
 )
 
 

@@ -1,0 +1,66 @@
+"""Scores → one of three outcomes a resident can trust: answer, clarify (offer choices) or none.
+
+Raw cosine does not separate in-domain from off-topic questions (in our trials the lowest
+in-domain score was below the highest off-topic one), so the decision uses three signals that do:
+the fused score of the best entry (the keyword leg adds evidence off-topic text lacks), its margin
+over the runner-up (two near-equal entries mean "ask which"), and its lead over the closest
+off-topic anchor phrase (a query nearer to chit-chat than to any FAQ is off-topic). The thresholds
+live in settings and are fitted on the calibration split by ``python -m bench.kb --calibrate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from knowledge_base.config import KbConfig
+from knowledge_base.index import Candidate, Hits
+
+ANSWER, CLARIFY, NONE = "answer", "clarify", "none"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer_min_score: float
+    answer_min_margin: float
+    answer_min_lead: float
+    clarify_min_score: float
+    clarify_min_lead: float
+
+    @classmethod
+    def from_config(cls, config: KbConfig) -> Thresholds:
+        return cls(config.answer_min_score, config.answer_min_margin, config.answer_min_lead,
+                   config.clarify_min_score, config.clarify_min_lead)
+
+
+@dataclass(frozen=True)
+class Features:
+    score: float      # fused score of the best entry
+    margin: float     # best minus runner-up (fused)
+    lead: float       # best entry's dense cosine minus the closest off-topic anchor's
+
+    @classmethod
+    def of(cls, hits: Hits) -> Features | None:
+        if not hits.candidates:
+            return None
+        best = hits.candidates[0]
+        runner_up = hits.candidates[1].fused if len(hits.candidates) > 1 else 0.0
+        return cls(best.fused, best.fused - runner_up, best.dense - hits.offtopic)
+
+
+def decide(features: Features | None, t: Thresholds) -> str:
+    """Answer only when every signal is strong; offer choices when the FAQ is plausibly right; else none.
+
+    A query whose lead over chit-chat is small is not answered outright even with a high score:
+    it is offered as choices, which a resident can decline, instead of a confident wrong answer.
+    """
+    if features is None or features.lead < t.clarify_min_lead or features.score < t.clarify_min_score:
+        return NONE
+    if (features.score >= t.answer_min_score and features.margin >= t.answer_min_margin
+            and features.lead >= t.answer_min_lead):
+        return ANSWER
+    return CLARIFY
+
+
+def shown(outcome: str, candidates: list[Candidate], top: int, clarify_max: int) -> list[Candidate]:
+    """What the caller gets: the ranked list, cut to the choices offered when clarifying."""
+    return candidates[: min(top, clarify_max)] if outcome == CLARIFY else candidates[:top]

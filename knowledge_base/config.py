@@ -1,0 +1,56 @@
+"""The ``[knowledge_base]`` settings as one typed object, so no module carries its own numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from common import settings
+
+
+@dataclass(frozen=True)
+class KbConfig:
+    db_url: str
+    db_schema: str
+    embedder: str
+    sentence_transformers_model: str
+    seed_file: str
+    seed_status: str
+    keyword_weight: float
+    keyword_ngram_min: int
+    keyword_ngram_max: int
+    candidates: int
+    ivf_min_rows: int
+    ivf_max_nlist: int
+    ivf_nprobe: int
+    default_top: int
+    max_top: int
+    max_query_chars: int
+    answer_min_score: float
+    answer_min_margin: float
+    answer_min_lead: float
+    clarify_min_score: float
+    clarify_min_lead: float
+    clarify_max: int
+    offtopic_anchors_file: str
+    poll_interval_s: float
+    unanswered_group_similarity: float
+    unanswered_list_limit: int
+    max_import_bytes: int
+
+    @classmethod
+    def load(cls, **overrides: Any) -> KbConfig:
+        """Read the section now (tests change the environment and call ``settings.reload()`` first)."""
+        conf = settings.section("knowledge_base")
+        conf.update({k: v for k, v in overrides.items() if v is not None})
+        values = {}
+        for f in fields(cls):
+            if f.name not in conf:
+                raise KeyError(f"settings.toml [knowledge_base] lacks {f.name}")
+            raw = conf[f.name]
+            values[f.name] = {"float": float, "int": int, "str": str}[str(f.type)](raw)
+        return cls(**values)
+
+    @property
+    def resolved_db_url(self) -> str:
+        return settings.resolve_db_url(self.db_url)

@@ -1,0 +1,101 @@
+"""The scale path for real: two gateways and two Rasa servers sharing one PostgreSQL database
+(Rasa tracker store, knowledge base, dispatch, hand-offs, outbox) and Redis (Rasa lock store).
+
+A resident's conversation alternates between the two processes turn by turn and still completes
+its complaint form, which only works if the conversation state lives in the shared stores.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common import settings
+from common.net import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+PG_ADMIN = "postgresql://127.0.0.1/postgres"
+REDIS_DB = 11
+
+
+@pytest.fixture
+def database():
+    psycopg = pytest.importorskip("psycopg")
+    name = f"govbot_scale_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def chat(gateway: str, sender: str, text: str) -> str:
+    reply = httpx.post(f"{gateway}/api/chat", json={"sender": sender, "message": text}, timeout=60)
+    assert reply.status_code == 200, reply.text
+    return "\n".join(m.get("text", "") for m in reply.json()["messages"])
+
+
+def test_a_conversation_moves_between_processes(database: str, tmp_path: Path, monkeypatch) -> None:
+    import redis
+
+    from ops.supervisor import Supervisor, collect_services
+
+    redis.Redis(db=REDIS_DB).flushdb()
+    shared = {
+        "GOVBOT__PATHS__DATA_DIR": str(tmp_path),
+        "GOVBOT__TELEPHONY__ENABLED": "false",
+        "GOVBOT__RASA__TRACKER_STORE_URL": f"postgresql://127.0.0.1/{database}",
+        "GOVBOT__RASA__LOCK_STORE_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "GOVBOT__KNOWLEDGE_BASE__DB_URL": f"postgresql+psycopg://127.0.0.1/{database}",
+        "GOVBOT__DISPATCH__DB_URL": f"postgresql+psycopg://127.0.0.1/{database}",
+        "GOVBOT__DISPATCH__OUTBOX_DB_URL": f"postgresql://127.0.0.1/{database}",
+        "GOVBOT__GATEWAY__HANDOFF_DB_URL": f"postgresql+psycopg://127.0.0.1/{database}",
+        "GOVBOT__ACTIONS__PORT": str(free_port()),
+        "GOVBOT__DISPATCH__PORT": str(free_port()),
+    }
+    first = {"GOVBOT__GATEWAY__PORT": str(free_port()), "GOVBOT__RASA__PORT": str(free_port())}
+    second = {"GOVBOT__GATEWAY__PORT": str(free_port()), "GOVBOT__RASA__PORT": str(free_port())}
+    for key, value in {**shared, **first}.items():
+        monkeypatch.setenv(key, value)
+    settings.reload()
+    seed = subprocess.run([sys.executable, "-m", "knowledge_base", "seed"], cwd=settings.ROOT,
+                          env={**os.environ, "PYTHONPATH": str(settings.ROOT)}, capture_output=True, text=True)
+    assert seed.returncode == 0, seed.stderr
+    services = collect_services(["dispatch", "gateway", "assistant"])
+    for key, value in second.items():
+        monkeypatch.setenv(key, value)
+    settings.reload()
+    for service in collect_services(["gateway", "assistant"]):
+        if service.name in ("gateway", "rasa"):
+            service.name += "-2"
+            service.env.update(second)
+            services.append(service)
+    supervisor = Supervisor(services, tmp_path / "log")
+    gateways = [f"http://127.0.0.1:{first['GOVBOT__GATEWAY__PORT']}",
+                f"http://127.0.0.1:{second['GOVBOT__GATEWAY__PORT']}"]
+    try:
+        supervisor.start_all(echo=lambda line: None)
+        sender = f"scale-{uuid.uuid4().hex[:6]}"
+        turns = ["小区东门的下水道堵了，污水漫到路上了", "和平里小区东门", "不留", "确认"]
+        replies = [chat(gateways[i % 2], sender, text) for i, text in enumerate(turns)]
+        assert "位置" in replies[0] or "哪里" in replies[0]
+        assert "电话" in replies[1]
+        assert "确认提交" in replies[2] and "和平里小区东门" in replies[2]
+        assert re.search(r"GB\d{8}-\d{4}", replies[3]), replies[3]
+        # A policy answer from the knowledge base that both gateways read from PostgreSQL.
+        assert "来源" in chat(gateways[1], f"{sender}-kb", "医保卡丢了怎么补办")
+    finally:
+        supervisor.stop_all()
+        redis.Redis(db=REDIS_DB).flushdb()
+    import psycopg
+
+    with psycopg.connect(f"postgresql://127.0.0.1/{database}") as conn:
+        events = conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,)).fetchone()[0]
+    assert events > 8  # the conversation lives in the shared tracker store
