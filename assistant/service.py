@@ -32,7 +32,7 @@ def services() -> list[Service]:
             argv=[str(RASA_PYTHON), "-m", "rasa", "run", "-i", rasa["host"], "-p", str(rasa["port"]),
                   "--model", str(model.current_model()), "--endpoints", str(endpoints),
                   "--credentials", str(model.ROOT / "assistant" / "credentials.yml"),
-                  "--enable-api", "--auth-token", token,
+                  "--enable-api", f"--auth-token={token}",  # "=" form: a token may start with "-"
                   "--logging-config-file", str(model.ROOT / "ops" / "rasa_logging.yml")],
             url=f"http://{rasa['host']}:{rasa['port']}",
             ready_url=f"http://{rasa['host']}:{rasa['port']}/status?token={token}",

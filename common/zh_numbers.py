@@ -108,3 +108,20 @@ def normalise_numbers(text: str) -> str:
         return str(int(value)) if value.is_integer() and "点" not in run else str(value)
 
     return _NUMBER_RUN.sub(convert, text)
+
+
+def normalise_temperatures(text: str) -> str:
+    """Spoken body temperatures become ``36.5度`` in running text (三十六度五, 三十六点五度, 36度5).
+
+    Only spans that say 度/℃/° and fall inside the human range are rewritten, so 三十度 (weather)
+    and plain numbers are left to ``normalise_numbers``.
+    """
+
+    def convert(match: re.Match[str]) -> str:
+        span = match.group(0)
+        if not any(mark in span for mark in ("度", "℃", "°")):
+            return span
+        value = parse_temperature(span)
+        return f"{value:g}度" if value is not None else span
+
+    return _TEMPERATURE.sub(convert, text.translate(_FULLWIDTH))

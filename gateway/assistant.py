@@ -85,7 +85,10 @@ class RasaAssistant:
         try:
             response = await self.client.post(
                 f"{self.base_url}/conversations/{sender}/tracker/events",
-                params={"token": self.token}, json=[{"event": "resume"}],
+                # A fresh session: what the resident said while paused was handled by staff, and must not
+                # steer the bot's next prediction.
+                params={"token": self.token},
+                json=[{"event": "resume"}, {"event": "session_started"}, {"event": "action", "name": "action_listen"}],
             )
         except httpx.HTTPError as exc:
             raise AssistantUnavailable(str(exc)) from exc

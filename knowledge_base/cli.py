@@ -46,7 +46,13 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
+    """Import the sample FAQ into an empty store only: `make run` seeds on every start, and a
+    curator's edits must never be overwritten by the sample content (use --force to re-import)."""
     config = _config(args)
+    existing = _store(config).stats()["entries"]
+    if existing and not args.force:
+        print(f"知识库已有 {existing} 条，跳过示例导入（--force 可强制重新导入）")
+        return 0
     args.path, args.format, args.status = str(files_path(config.seed_file)), None, None
     return _import(args)
 
@@ -115,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seed", parents=[common], help="导入示例 FAQ（settings 中的 seed_file）")
     p.add_argument("--author", default="seed")
+    p.add_argument("--force", action="store_true", help="即使知识库非空也重新导入示例")
     p.set_defaults(run=_seed)
 
     p = sub.add_parser("export", parents=[common], help="导出为 JSON / YAML / CSV（可再导入）")

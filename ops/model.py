@@ -58,6 +58,9 @@ def train(force: bool = False) -> Path:
         cwd=ROOT, env={**os.environ, **RASA_ENV, "PYTHONPATH": str(ROOT)}, check=True,
     )
     print(f"trained in {time.monotonic() - start:.0f} s: {model}")
+    for stale in models_dir().glob("govbot-*.tar.gz"):  # models of older data are never loaded again
+        if stale != model:
+            stale.unlink()
     return model
 
 

@@ -43,6 +43,11 @@ class StreamingRecognizer(ABC):
     def finish(self) -> Transcript:
         """Flush: the final transcript of whatever audio is pending (may be empty text)."""
 
+    @property
+    def speaking(self) -> bool:
+        """Whether the caller is talking right now (for barge-in); engines without a detector say False."""
+        return False
+
 
 class AsrEngine(ABC):
     name: str

@@ -20,10 +20,11 @@ from assistant.actions.validators import (
     clean_phone,
     declines_phone,
     mask_phone,
-    merge_locations,
+    place_mentioned,
     yes_or_no,
 )
 from common import settings
+from common.zh_numbers import spoken_digits_to_arabic
 
 NO_PHONE = "none"
 FORM_SLOTS = ("complaint_description", "complaint_location", "complaint_phone", "complaint_confirmed",
@@ -75,7 +76,7 @@ class ValidateComplaintForm(FormValidationAction):
             return {}
         if _answers_question(tracker, "complaint_location"):
             return {"complaint_location": _text(tracker)}
-        location = merge_locations(_text(tracker), tracker.latest_message.get("entities") or [])
+        location = place_mentioned(_text(tracker), tracker.latest_message.get("entities") or [])
         return {"complaint_location": location} if location else {}
 
     async def extract_complaint_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -85,8 +86,10 @@ class ValidateComplaintForm(FormValidationAction):
         entity = _entity(tracker, "phone_number")
         if entity and clean_phone(entity):
             return {"complaint_phone": clean_phone(entity)}
+        asked = tracker.get_slot("requested_slot") == "complaint_phone"
+        # Digits answer the phone question whatever NLU made of them ("12345" is no intent at all).
         if _answers_question(tracker, "complaint_phone") or (
-            tracker.get_slot("requested_slot") == "complaint_phone" and _intent(tracker) == "deny"
+            asked and (_intent(tracker) == "deny" or re.search(r"\d{3,}", spoken_digits_to_arabic(_text(tracker))))
         ):
             text = _text(tracker)
             if declines_phone(text) or _intent(tracker) == "deny":

@@ -10,7 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.tickets import submit_ticket
-from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, merge_locations
+from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, place_mentioned
 from common import settings
 
 # (kind, keywords, advice) — checked in order; the first match wins.
@@ -47,7 +47,7 @@ class ActionEmergencyAdvice(Action):
         dispatcher.utter_message(text=advice)
         # An emergency interrupts whatever form was running (complaint, health report).
         events = [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("emergency_kind", kind)]
-        location = merge_locations(text, tracker.latest_message.get("entities") or [])
+        location = place_mentioned(text, tracker.latest_message.get("entities") or [])
         if location:
             events.append(SlotSet("emergency_location", location))
         return events
@@ -62,7 +62,7 @@ class ValidateEmergencyForm(FormValidationAction):
         if tracker.get_slot("emergency_location"):
             return {}
         text = (tracker.latest_message.get("text") or "").strip()
-        location = merge_locations(text, tracker.latest_message.get("entities") or [])
+        location = place_mentioned(text, tracker.latest_message.get("entities") or [])
         if location:
             return {"emergency_location": location}
         intent = (tracker.latest_message.get("intent") or {}).get("name")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from common import settings
 from common.zh_numbers import parse_integer, spoken_digits_to_arabic
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -44,16 +45,22 @@ def mask_phone(number: str) -> str:
 MAX_LOCATION_GAP = 2  # characters (与, 的, a space) allowed between two location pieces
 
 
-def merge_locations(text: str, entities: list[dict]) -> str | None:
+def merge_locations(text: str, entities: list[dict], min_confidence: float = 0.0) -> str | None:
     """One place from DIET's location pieces: 幸福路 + 长安街交叉口 → 幸福路与长安街交叉口.
 
     Chinese place names often come back split at 与/和/的 or a space; the resident meant one place,
     so pieces separated by at most MAX_LOCATION_GAP characters are joined from the original text.
+    The place must start with a piece DIET is sure of (``min_confidence``): a lone unsure piece is
+    usually a word like 走路, and asking for the place is better than a wrong one.
     """
-    spans = sorted((e["start"], e["end"]) for e in entities
-                   if e.get("entity") == "location" and "start" in e and "end" in e)
+    pieces = sorted((e["start"], e["end"], float(e.get("confidence_entity", 1.0))) for e in entities
+                    if e.get("entity") == "location" and "start" in e and "end" in e)
+    while pieces and pieces[0][2] < min_confidence:
+        pieces.pop(0)
+    spans = [(start, end) for start, end, _ in pieces]
     if not spans:
-        values = [str(e["value"]) for e in entities if e.get("entity") == "location" and e.get("value")]
+        values = [str(e["value"]) for e in entities if e.get("entity") == "location" and e.get("value")
+                  and "start" not in e]
         return values[0] if values else None
     start, end = spans[0]
     for next_start, next_end in spans[1:]:
@@ -61,6 +68,11 @@ def merge_locations(text: str, entities: list[dict]) -> str | None:
             break
         end = max(end, next_end)
     return text[start:end].strip() or None
+
+
+def place_mentioned(text: str, entities: list[dict]) -> str | None:
+    """The place in a message, as the forms read it (confidence floor from settings)."""
+    return merge_locations(text, entities, float(settings.section("actions").get("location_min_confidence", 0.7)))
 
 
 def find_ticket_id(text: str) -> str | None:

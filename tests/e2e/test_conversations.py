@@ -36,7 +36,7 @@ def test_out_of_scope_says_what_the_assistant_can_do(stack) -> None:
 
 def test_complaint_form_to_a_ticket(stack) -> None:
     sender = new_sender()
-    reply = texts(stack.chat(sender, "我们小区门口的路灯坏了好几天了，晚上黑乎乎的"))
+    reply = texts(stack.chat(sender, "路灯坏了好几天了，晚上黑乎乎的，走路很危险"))
     assert "哪里" in reply or "位置" in reply
     reply = texts(stack.chat(sender, "幸福小区北门"))
     assert "电话" in reply

@@ -68,7 +68,8 @@ def test_seed_reindex_then_search_reuses_stored_vectors(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/seeded.sqlite3"
     seed = cli("seed", "--db", db)
     assert seed.returncode == 0 and "新增 151 条" in seed.stdout, seed.stderr
-    assert "未变 151 条" in cli("seed", "--db", db).stdout  # idempotent
+    assert "跳过示例导入" in cli("seed", "--db", db).stdout  # a non-empty store keeps its curated content
+    assert "未变 151 条" in cli("seed", "--db", db, "--force").stdout  # forced: same content, no new versions
     reindex = cli("reindex", "--db", db)
     assert reindex.returncode == 0 and "151 条已发布条目" in reindex.stdout, reindex.stderr
     assert Store(db).revision() == 2

