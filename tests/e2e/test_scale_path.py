@@ -69,6 +69,8 @@ def test_a_conversation_moves_between_processes(database: str, tmp_path: Path, m
                           env={**os.environ, "PYTHONPATH": str(settings.ROOT)}, capture_output=True, text=True)
     assert seed.returncode == 0, seed.stderr
     services = collect_services(["dispatch", "gateway", "assistant"])
+    for service in services:
+        service.env.update(first)  # started later, after the environment names the second instance
     for key, value in second.items():
         monkeypatch.setenv(key, value)
     settings.reload()
@@ -83,12 +85,11 @@ def test_a_conversation_moves_between_processes(database: str, tmp_path: Path, m
     try:
         supervisor.start_all(echo=lambda line: None)
         sender = f"scale-{uuid.uuid4().hex[:6]}"
-        turns = ["小区东门的下水道堵了，污水漫到路上了", "和平里小区东门", "不留", "确认"]
+        turns = ["和平里小区东门的下水道堵了，污水漫到路上了", "不留", "确认"]
         replies = [chat(gateways[i % 2], sender, text) for i, text in enumerate(turns)]
-        assert "位置" in replies[0] or "哪里" in replies[0]
-        assert "电话" in replies[1]
-        assert "确认提交" in replies[2] and "和平里小区东门" in replies[2]
-        assert re.search(r"GB\d{8}-\d{4}", replies[3]), replies[3]
+        assert "电话" in replies[0]
+        assert "确认提交" in replies[1] and "和平里小区东门" in replies[1]
+        assert re.search(r"GB\d{8}-\d{4}", replies[2]), replies[2]
         # A policy answer from the knowledge base that both gateways read from PostgreSQL.
         assert "来源" in chat(gateways[1], f"{sender}-kb", "医保卡丢了怎么补办")
     finally:

@@ -1,0 +1,244 @@
+"""The per-call state machine, driven by a real AudioSocket client over TCP (no Asterisk needed).
+
+The recogniser and the voice are small doubles (a recogniser that returns a scripted sentence, a
+voice that turns text into a tone as long as the text), so these tests are about the call loop:
+pacing, turn-taking, barge-in, keys, silence, the assistant failing, teardown and the call log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from common import settings
+from speech.base import AsrEngine, Audio, StreamingRecognizer, Transcript, TtsEngine
+from telephony import audiosocket, calllog
+from telephony.assistant import AssistantClient
+from telephony.audiosocket import FRAME_BYTES, Kind
+from telephony.state import CallSettings
+from telephony.teststack import StandInGateway, free_port
+from telephony.voice import PhoneVoice
+from telephony.voicebot import VoiceBot
+
+LOUD = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype("<i2").tobytes()
+QUIET = bytes(FRAME_BYTES)
+
+
+class ScriptedAsr(AsrEngine):
+    """Returns the next scripted sentence for each utterance (whatever was said)."""
+
+    name = "scripted"
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+    def recognizer(self, sample_rate: int, phrases: list[str] | None = None) -> StreamingRecognizer:
+        engine = self
+
+        class Recognizer(StreamingRecognizer):
+            def accept_audio(self, pcm: bytes) -> Transcript | None:
+                return None
+
+            def finish(self) -> Transcript:
+                return Transcript(engine.texts.pop(0) if engine.texts else "", True, 0.9)
+
+        return Recognizer()
+
+
+class ToneTts(TtsEngine):
+    """40 ms of tone per character at 8 kHz: prompt lengths are predictable."""
+
+    name = "tone"
+
+    def synthesize(self, text: str, language: str = "zh") -> Audio:
+        return Audio(LOUD * (2 * len(text)), 8000)
+
+
+class Caller:
+    """Asterisk's side of one AudioSocket connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.audio_at: list[float] = []
+        self.hangup_frame = False
+        self.closed = asyncio.Event()
+        self.task = asyncio.create_task(self._read())
+
+    @classmethod
+    async def dial(cls, port: int) -> Caller:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(audiosocket.uuid_frame(uuid.uuid4()))
+        return cls(reader, writer)
+
+    async def _read(self) -> None:
+        while (frame := await audiosocket.read_frame(self.reader)) is not None:
+            if frame.kind is Kind.AUDIO:
+                assert len(frame.payload) == FRAME_BYTES
+                self.audio_at.append(time.monotonic())
+            elif frame.kind is Kind.HANGUP:
+                self.hangup_frame = True
+        self.closed.set()
+
+    async def send(self, frame: bytes, count: int) -> None:
+        """``count`` frames of caller audio, paced like Asterisk (20 ms)."""
+        for _ in range(count):
+            self.writer.write(audiosocket.audio(frame))
+            await asyncio.sleep(0.02)
+
+    def key(self, digit: str) -> None:
+        self.writer.write(audiosocket.dtmf(digit))
+
+    async def until_quiet(self, quiet_s: float = 0.15, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.audio_at and time.monotonic() - self.audio_at[-1] > quiet_s:
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError
+
+    def frames_between(self, start: float, end: float) -> int:
+        return sum(1 for at in self.audio_at if start <= at <= end)
+
+    async def hang_up(self) -> None:
+        self.writer.close()
+        await asyncio.wait_for(self.closed.wait(), 5)
+
+
+@pytest.fixture
+async def bot(tmp_path):
+    gateway = StandInGateway(free_port()).start()
+    conf = replace(CallSettings.from_settings(settings.section("telephony")), greeting="您好请讲", reprompt="请讲",
+                   goodbye_silence="再见", silence_reprompt_s=0.6, max_reprompts=1, endpoint_silence_ms=300,
+                   dtmf_digit_timeout_s=0.5, caller_lookup_timeout_s=0.0)
+    asr = ScriptedAsr(["我要投诉路灯坏了"])
+    assistant = AssistantClient(f"http://127.0.0.1:{gateway.port}", 5.0)
+    voicebot = VoiceBot(conf, asr, PhoneVoice(ToneTts()), assistant, tmp_path / "calls")
+    server = await voicebot.start("127.0.0.1", 0)
+    voicebot.port = server.sockets[0].getsockname()[1]
+    voicebot.gateway = gateway
+    yield voicebot
+    await voicebot.stop()
+    await assistant.close()
+    gateway.stop()
+
+
+def log_of(bot) -> list[dict]:
+    files = sorted(bot.calls_dir.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    return calllog.read(files[-1])
+
+
+async def test_greeting_is_paced_at_20_ms_per_frame(bot) -> None:
+    caller = await Caller.dial(bot.port)
+    await caller.until_quiet()
+    frames = len(caller.audio_at)
+    assert frames == 2 * len("您好请讲") * 160 * 2 // FRAME_BYTES  # 40 ms per character → 16 frames
+    span = caller.audio_at[-1] - caller.audio_at[0]
+    assert span == pytest.approx((frames - 1) * 0.02, abs=0.03)
+    await caller.hang_up()
+
+
+async def test_speech_is_recognised_sent_to_the_assistant_and_answered(bot) -> None:
+    caller = await Caller.dial(bot.port)
+    await caller.until_quiet()
+    await caller.send(LOUD, 25)
+    spoken_end = time.monotonic()
+    await caller.send(QUIET, 40)
+    assert bot.gateway.received[-1]["message"] == "我要投诉路灯坏了"
+    metadata = bot.gateway.received[-1]["metadata"]
+    assert metadata["channel"] == "phone" and metadata["phone"]["input"] == "speech"
+    assert caller.frames_between(spoken_end, time.monotonic()) > 0  # the answer is playing
+    await caller.hang_up()
+    await asyncio.sleep(0.2)
+    log = log_of(bot)
+    assert [t["who"] for t in log] == ["event", "bot", "caller", "bot", "event"]
+    assert log[-1]["extra"]["reason"] == "caller_hung_up" and not bot.sessions
+
+
+async def test_caller_talking_over_a_prompt_stops_it(bot) -> None:
+    bot.conf = replace(bot.conf, greeting="您" * 100)  # a 4-second greeting
+    caller = await Caller.dial(bot.port)
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    await caller.send(LOUD, 30)
+    # barge_in_ms (200) + a frame or two after the caller started, the greeting is cut.
+    assert caller.frames_between(started + 0.35, time.monotonic()) == 0
+    await caller.send(QUIET, 30)
+    await caller.hang_up()
+    assert any(t["text"] == "barge_in" for t in log_of(bot))
+
+
+async def test_key_0_asks_for_a_person_and_digits_are_sent_as_a_number(bot) -> None:
+    caller = await Caller.dial(bot.port)
+    caller.key("0")
+    await asyncio.sleep(0.3)
+    assert bot.gateway.received[-1]["message"] == "转人工"
+    assert bot.gateway.received[-1]["metadata"]["phone"]["handoff"] is True
+    for digit in "123":
+        caller.key(digit)
+    await asyncio.sleep(1.0)  # dtmf_digit_timeout_s = 0.5: the number goes without '#'
+    assert bot.gateway.received[-1]["message"] == "123"
+    await caller.hang_up()
+
+
+async def test_silence_gets_a_reprompt_then_a_goodbye_and_the_bot_hangs_up(bot) -> None:
+    caller = await Caller.dial(bot.port)
+    await asyncio.wait_for(caller.closed.wait(), 10)
+    assert caller.hangup_frame
+    log = log_of(bot)
+    assert [t["text"] for t in log if t["who"] == "bot"] == ["您好请讲", "请讲", "再见"]
+    assert log[-1]["extra"]["reason"] == "silence"
+
+
+async def test_an_unavailable_assistant_gets_an_apology(bot) -> None:
+    bot.gateway.mode = "unavailable"
+    caller = await Caller.dial(bot.port)
+    caller.key("7")
+    caller.key("#")
+    await asyncio.sleep(0.3)
+    await caller.hang_up()
+    log = log_of(bot)
+    assert any(t["text"] == "assistant_unavailable" for t in log)
+    assert [t["text"] for t in log if t["who"] == "bot"][-1] == bot.conf.apology
+
+
+async def test_max_call_length_ends_the_call_politely(bot) -> None:
+    bot.conf = replace(bot.conf, max_call_s=0.5, silence_reprompt_s=30)
+    caller = await Caller.dial(bot.port)
+    await asyncio.wait_for(caller.closed.wait(), 20)
+    log = log_of(bot)
+    assert [t["text"] for t in log if t["who"] == "bot"][-1] == bot.conf.goodbye_max_call
+    assert log[-1]["extra"]["reason"] == "max_call_length"
+
+
+async def test_a_phone_that_stops_sending_audio_after_speaking_still_ends_its_turn(bot) -> None:
+    caller = await Caller.dial(bot.port)
+    await caller.until_quiet()
+    await caller.send(LOUD, 25)  # then nothing at all (silence suppression), not even quiet frames
+    await asyncio.sleep(1.0)
+    assert bot.gateway.received and bot.gateway.received[-1]["message"] == "我要投诉路灯坏了"
+    await caller.hang_up()
+
+
+async def test_a_sentence_the_voice_cannot_say_does_not_end_the_call(bot) -> None:
+    class BrokenForReplies(ToneTts):
+        def synthesize(self, text: str, language: str = "zh") -> Audio:
+            if "登记" in text:
+                raise RuntimeError("espeak worker died")
+            return super().synthesize(text, language)
+
+    bot.voice = PhoneVoice(BrokenForReplies())
+    caller = await Caller.dial(bot.port)
+    await caller.until_quiet()
+    await caller.send(LOUD, 25)
+    await caller.send(QUIET, 40)  # the reply's second sentence fails; its first is still said
+    await caller.until_quiet(0.3)
+    caller.key("0")
+    await asyncio.sleep(0.5)
+    assert bot.sessions and bot.gateway.received[-1]["message"] == "转人工"
+    await caller.hang_up()
+    assert any(t["text"] == "tts_failed" for t in log_of(bot))
