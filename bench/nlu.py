@@ -8,7 +8,6 @@ wrong), entity recall, and parse latency p50/p95. Goals: macro-F1 >= 0.95, p50 <
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -108,19 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         from common.net import free_port
         from ops.supervisor import Supervisor, collect_services
 
-        os.environ["GOVBOT__RASA__PORT"] = str(free_port())
-        os.environ["GOVBOT__ACTIONS__PORT"] = str(free_port())
-        settings.reload()
-        rasa = [s for s in collect_services(["assistant"]) if s.name == "rasa"]
-        supervisor = Supervisor(rasa, settings.data_dir() / "log" / "bench")
-        start = time.monotonic()
-        try:
-            supervisor.start_all(echo=lambda line: None)
-            load_s = time.monotonic() - start
-            results = run(settings.base_url("rasa"), rasa_token())
-            results["model_load_s"] = load_s
-        finally:
-            supervisor.stop_all()
+        with settings.overrides({"GOVBOT__RASA__PORT": str(free_port()), "GOVBOT__ACTIONS__PORT": str(free_port())}):
+            rasa = [s for s in collect_services(["assistant"]) if s.name == "rasa"]
+            supervisor = Supervisor(rasa, settings.data_dir() / "log" / "bench")
+            start = time.monotonic()
+            try:
+                supervisor.start_all(echo=lambda line: None)
+                load_s = time.monotonic() - start
+                results = run(settings.base_url("rasa"), rasa_token())
+                results["model_load_s"] = load_s
+            finally:
+                supervisor.stop_all()
     results["model"] = current_model().name
     rows = [("held-out examples", results["examples"]), ("intent accuracy", results["intent_accuracy"]),
             ("intent macro-F1 (goal >= 0.95)", results["intent_macro_f1"]),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,23 @@ def base_url(section_name: str) -> str:
     """``http://host:port`` of one of our services, from its section's host and port."""
     conf = section(section_name)
     return f"http://{conf['host']}:{conf['port']}"
+
+
+@contextmanager
+def overrides(env: dict[str, str]) -> Iterator[None]:
+    """Apply GOVBOT__ overrides to this process (and the processes it starts), restoring them after.
+
+    Tests and benchmarks run private copies of the services this way: free ports, a temp data dir.
+    """
+    old = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    reload()
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reload()

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -44,20 +45,34 @@ def current_model() -> Path:
     return models_dir() / f"govbot-{fingerprint()}.tar.gz"
 
 
+def model_cache() -> Path:
+    """Trained models kept outside the clone: a model is a function of its fingerprint, so a fresh
+    clone on a machine that trained the same data before copies it instead of training again."""
+    return settings.resolve_path(settings.section("paths").get("cache_dir", "~/.cache/govbot")) / "rasa-models"
+
+
 def train(force: bool = False) -> Path:
     model = current_model()
+    cached = model_cache() / model.name
+    if not force and not model.exists() and cached.exists():
+        models_dir().mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, model)
+        print(f"model copied from the cache: {cached}")
     if model.exists() and not force:
         print(f"model up to date: {model.relative_to(ROOT) if model.is_relative_to(ROOT) else model}")
         return model
     models_dir().mkdir(parents=True, exist_ok=True)
     print(f"training the Rasa model ({model.name}); this takes a few minutes on 2 cores…", flush=True)
     start = time.monotonic()
+    quiet = {} if sys.stdout.isatty() else {"TQDM_DISABLE": "1"}  # no progress bars in CI logs
     subprocess.run(
         [str(RASA_PYTHON), "-m", "rasa", "train", "--config", "config.yml", "--domain", "assistant/domain.yml",
          "--data", "assistant/data", "--out", str(models_dir()), "--fixed-model-name", model.name[:-len(".tar.gz")]],
-        cwd=ROOT, env={**os.environ, **RASA_ENV, "PYTHONPATH": str(ROOT)}, check=True,
+        cwd=ROOT, env={**os.environ, **RASA_ENV, **quiet, "PYTHONPATH": str(ROOT)}, check=True,
     )
     print(f"trained in {time.monotonic() - start:.0f} s: {model}")
+    model_cache().mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, cached)
     for stale in models_dir().glob("govbot-*.tar.gz"):  # models of older data are never loaded again
         if stale != model:
             stale.unlink()

@@ -79,6 +79,23 @@ class Supervisor:
             for line in service.extra_lines:
                 echo(f"  {line}")
 
+    def stop_one(self, name: str) -> None:
+        """Stop one service (its whole process group), e.g. to show that the others degrade gracefully."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def restart(self, name: str) -> None:
+        service = next(s for s in self.services if s.name == name)
+        self.stop_one(name)
+        self._start(service)
+        self._wait_ready(service)
+
     def _start(self, service: Service) -> None:
         env = {**os.environ, "PYTHONPATH": str(settings.ROOT), **service.env}
         log = open(self.log_dir / f"{service.name}.log", "ab")

@@ -10,7 +10,6 @@ over ``stagger_s`` so 20 callers do not all stop talking in the same 20 ms.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import subprocess
@@ -86,31 +85,23 @@ def run(engine: str, runs: list[tuple[int, int]]) -> list[LatencyRun]:
     """Start Asterisk, the bot (``engine``) and a stand-in gateway on free ports; measure each (calls, turns)."""
     data_dir = Path(tempfile.mkdtemp(prefix="govbot-latency-"))
     env = stack_env(data_dir)
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    settings.reload()
-    asterisk = bot = None
-    gateway = StandInGateway(int(env["GOVBOT__GATEWAY__PORT"])).start()
-    try:
-        started = time.monotonic()
-        asterisk = start_asterisk()
-        bot = start_bot(data_dir / "telephony.log", engine_env(engine))
-        prepare_s = time.monotonic() - started
-        sip_port = int(settings.section("telephony")["sip_port"])
-        out = []
-        for calls, turns in runs:
-            latencies, failures = asyncio.run(measure(calls, turns, sip_port))
-            out.append(LatencyRun(engine, calls, latencies, failures, prepare_s))
-        return out
-    finally:
-        for proc in (bot, asterisk):
-            if proc is not None:
-                stop_process(proc)
-        gateway.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        settings.reload()
+    with settings.overrides(env):
+        asterisk = bot = None
+        gateway = StandInGateway(int(env["GOVBOT__GATEWAY__PORT"])).start()
+        try:
+            started = time.monotonic()
+            asterisk = start_asterisk()
+            bot = start_bot(data_dir / "telephony.log", engine_env(engine))
+            prepare_s = time.monotonic() - started
+            sip_port = int(settings.section("telephony")["sip_port"])
+            out = []
+            for calls, turns in runs:
+                latencies, failures = asyncio.run(measure(calls, turns, sip_port))
+                out.append(LatencyRun(engine, calls, latencies, failures, prepare_s))
+            return out
+        finally:
+            for proc in (bot, asterisk):
+                if proc is not None:
+                    stop_process(proc)
+            gateway.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from speech.base import AsrEngine
+from speech.normalize import normalize
 from telephony import audiosocket
 from telephony.ami import AmiClient
 from telephony.asr_pool import AsrPool
@@ -143,19 +144,20 @@ class CallSession:
 
     # -- the assistant -------------------------------------------------------------------------
     def metadata(self, source: str, **extra: Any) -> dict[str, Any]:
-        """Channel facts the conversation keeps: the phone channel, the caller, how the turn arrived."""
-        phone = {"call_id": self.state.call_id, "caller": self.state.caller, "input": source,
-                 "interrupted_prompt": self.interrupted_prompt or None, "phone_prompts": self.phone_prompts,
-                 **extra}
+        """Channel facts the conversation keeps: the caller's number (``phone``, as every channel names a
+        resident's number) and the call's details (``call``: id, how the turn arrived, prompts)."""
+        call = {"call_id": self.state.call_id, "caller": self.state.caller, "input": source,
+                "interrupted_prompt": self.interrupted_prompt or None, "phone_prompts": self.phone_prompts,
+                **extra}
         self.phone_prompts = []
-        return {"channel": "phone", "phone": phone}
+        return {"channel": "phone", "phone": self.state.caller or None, "call": call}
 
     async def ask(self, message: str, source: str, turn_started: float, **extra: Any) -> None:
         """Send one turn to the assistant and speak its reply (an apology if it cannot answer)."""
         metadata = self.metadata(source, **extra)
         self.interrupted_prompt = ""
         try:
-            reply = await self.bot.assistant.send(f"phone-{self.state.call_id}", message, metadata)
+            reply = await self.bot.assistant.send(f"phone-{self.state.call_id}", normalize(message), metadata)
             text = reply.speech
         except AssistantUnavailable as exc:
             log.warning("call %s: assistant unavailable: %s", self.state.call_id, exc)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ class Stack:
     data_dir: Path
     env: dict[str, str]
     staff_token: str
+    supervisor: Any
 
     def chat(self, sender: str, message: str, **metadata: object) -> list[dict]:
         reply = httpx.post(f"{self.gateway}/api/chat", json={"sender": sender, "message": message,
@@ -47,16 +49,8 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     env = {"GOVBOT__PATHS__DATA_DIR": str(data_dir), "GOVBOT__TELEPHONY__ENABLED": "false"}
     for section in ("gateway", "rasa", "actions", "dispatch"):
         env[f"GOVBOT__{section.upper()}__PORT"] = str(free_port())
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    settings.reload()
-    yield env
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    settings.reload()
+    with settings.overrides(env):
+        yield env
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +70,6 @@ def stack(stack_env: dict[str, str]) -> Iterator[Stack]:
         from common.web import staff_token
 
         yield Stack(gateway=settings.base_url("gateway"), dispatch=settings.base_url("dispatch"),
-                    data_dir=data_dir, env=stack_env, staff_token=staff_token())
+                    data_dir=data_dir, env=stack_env, staff_token=staff_token(), supervisor=supervisor)
     finally:
         supervisor.stop_all()

@@ -7,7 +7,6 @@ calls; "whisper": the engine that understands Mandarin here).
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,16 +54,8 @@ class Telephony:
 @pytest.fixture(scope="session")
 def telephony_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = stack_env(tmp_path_factory.mktemp("tel"), **TEST_TIMING)
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    settings.reload()
-    yield env
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    settings.reload()
+    with settings.overrides(env):
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,8 @@ async def test_greeting_then_a_spoken_request_is_answered(telephony) -> None:
     assert sipp.ok, sipp.output[-1500:] + sipp.errors[-1500:]
     sent = telephony.gateway.received[before:]
     assert len(sent) == 1 and sent[0]["message"], sent
-    assert sent[0]["metadata"]["phone"]["caller"] == "13912345678"
+    assert sent[0]["metadata"]["call"]["caller"] == "13912345678"
+    assert sent[0]["metadata"]["phone"] == "13912345678"  # the number tickets are filed with
     assert latency < 10, latency
     await wait_for(lambda: telephony.health()["calls_active"] == 0, 10)
     log = call_log(telephony, started)
@@ -91,7 +92,7 @@ async def test_pressing_0_asks_for_a_person(telephony) -> None:
     assert sipp.ok, sipp.errors[-1500:]
     sent = telephony.gateway.received[before:]
     assert sent[0]["message"] == "转人工"
-    assert sent[0]["metadata"]["phone"]["input"] == "dtmf" and sent[0]["metadata"]["phone"]["handoff"] is True
+    assert sent[0]["metadata"]["call"]["input"] == "dtmf" and sent[0]["metadata"]["call"]["handoff"] is True
 
 
 async def test_typed_ticket_number_is_sent_as_digits(telephony) -> None:
@@ -188,7 +189,7 @@ async def test_twenty_callers_at_once(telephony) -> None:
         for phone in media:
             phone.close()
     assert result.ok, result.output[-1500:] + result.errors[-1500:]
-    callers_heard = {r["metadata"]["phone"]["caller"] for r in telephony.gateway.received[before:]}
+    callers_heard = {r["metadata"]["call"]["caller"] for r in telephony.gateway.received[before:]}
     assert callers_heard == set(callers)
     await wait_for(lambda: telephony.health()["calls_active"] == 0, 20)
     print(f"20 calls: turn latency at the caller p50 {sorted(latencies)[9]:.2f} s, max {max(latencies):.2f} s")

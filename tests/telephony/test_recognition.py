@@ -40,7 +40,7 @@ async def test_a_spoken_request_is_recognised_and_answered(telephony) -> None:
     assert len(sent) == 1, sent
     # espeak-ng Mandarin through G.711 is hard for Whisper-base (e.g. 我要求普,要求门口的路灯帆了。): most, not all.
     assert similarity(REQUEST, sent[0]["message"]) >= 0.4, sent[0]["message"]
-    phone = sent[0]["metadata"]["phone"]
+    phone = sent[0]["metadata"]["call"]
     assert sent[0]["metadata"]["channel"] == "phone"
     assert phone["caller"] == "13800138000" and phone["input"] == "speech"
     assert sent[0]["sender"] == f"phone-{phone['call_id']}"

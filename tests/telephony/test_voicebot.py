@@ -150,7 +150,7 @@ async def test_speech_is_recognised_sent_to_the_assistant_and_answered(bot) -> N
     await caller.send(QUIET, 40)
     assert bot.gateway.received[-1]["message"] == "我要投诉路灯坏了"
     metadata = bot.gateway.received[-1]["metadata"]
-    assert metadata["channel"] == "phone" and metadata["phone"]["input"] == "speech"
+    assert metadata["channel"] == "phone" and metadata["call"]["input"] == "speech"
     assert caller.frames_between(spoken_end, time.monotonic()) > 0  # the answer is playing
     await caller.hang_up()
     await asyncio.sleep(0.2)
@@ -177,7 +177,7 @@ async def test_key_0_asks_for_a_person_and_digits_are_sent_as_a_number(bot) -> N
     caller.key("0")
     await asyncio.sleep(0.3)
     assert bot.gateway.received[-1]["message"] == "转人工"
-    assert bot.gateway.received[-1]["metadata"]["phone"]["handoff"] is True
+    assert bot.gateway.received[-1]["metadata"]["call"]["handoff"] is True
     for digit in "123":
         caller.key(digit)
     await asyncio.sleep(1.0)  # dtmf_digit_timeout_s = 0.5: the number goes without '#'
