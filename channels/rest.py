@@ -10,6 +10,7 @@ from channels.base import InputChannel, OnNewMessage, UserMessage
 from common.web import ApiError, json_body
 
 MAX_SENDER_CHARS = 128
+MAX_CHANNEL_CHARS = 32
 
 
 def parse_chat_request(data: dict[str, Any], max_chars: int) -> tuple[str, str, dict[str, Any]]:
@@ -50,7 +51,9 @@ class RestInput(InputChannel):
         @bp.post("/api/chat")
         async def chat(request: Request):
             sender, text, metadata = parse_chat_request(json_body(request), self.max_chars)
-            replies = await on_new_message(UserMessage(sender, text, self.name(), metadata))
+            # Clients behind this API may name their own channel (the voice bot says "phone").
+            channel = str(metadata.get("channel") or self.name())[:MAX_CHANNEL_CHARS]
+            replies = await on_new_message(UserMessage(sender, text, channel, metadata))
             return response.json({"messages": [reply.to_json() for reply in replies]}, ensure_ascii=False)
 
         return bp
