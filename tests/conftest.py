@@ -23,6 +23,12 @@ from common.net import free_port
 ROOT = settings.ROOT
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests last: they start long-lived services whose settings overrides last for the
+    session, and unit tests should run against the plain settings first."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @dataclass
 class Stack:
     gateway: str

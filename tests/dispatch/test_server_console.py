@@ -70,6 +70,7 @@ async def test_dispatcher_page_signs_and_closes(pages, tmp_path: Path):
                 assert evil[:20] in await row.inner_text()  # shown as text ...
                 assert await page.locator("#tickets img").count() == 0  # ... never as HTML
                 assert await page.evaluate("window.hacked") is None
+                await page.locator("#metrics .card").nth(5).wait_for()  # metrics load after the list
                 assert await page.locator("#metrics .card").count() == 6
 
                 await row.get_by_role("button", name="签收").click()

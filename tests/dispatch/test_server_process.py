@@ -26,8 +26,9 @@ def test_services_declare_the_server_and_the_outbox(tmp_path: Path, monkeypatch)
         assert key and f"API key: {key}" in server.extra_lines
         assert services()[0].extra_lines == server.extra_lines  # the key is made once, then kept
         assert server.name == "dispatch" and server.argv == [str(APP_PYTHON), "-m", "dispatch"]
-        assert server.ready_url == "http://127.0.0.1:8081/healthz"
-        assert server.url == "http://127.0.0.1:8081/open311/v2/"
+        base = settings.base_url("dispatch")  # host and port as configured (a test session may move them)
+        assert server.ready_url == f"{base}/healthz"
+        assert server.url == f"{base}/open311/v2/"
         assert outbox.name == "outbox" and outbox.argv[1:] == ["-m", "dispatch.outbox", "drain"]
         assert outbox.ready_url is None
     finally:

@@ -12,6 +12,7 @@ from common.services import APP_PYTHON
 
 def test_services_are_asterisk_through_the_sid_loader_then_the_bot(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("GOVBOT__PATHS__DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GOVBOT__TELEPHONY__ENABLED", "true")  # whatever an earlier test session set
     settings.reload()
     try:
         from telephony.service import services
