@@ -122,8 +122,9 @@ class CallSession:
             self.record("caller", "", seconds=round(utterance.seconds, 2), recognised=False)
             await self.speak(self.conf.not_understood)
             return
-        self.record("caller", utterance.text, confidence=utterance.confidence, seconds=round(utterance.seconds, 2))
-        await self.ask(utterance.text, "speech", utterance.speech_ended_at, confidence=utterance.confidence)
+        text = normalize(utterance.text)  # Simplified characters, digits: what the assistant and the log both keep
+        self.record("caller", text, confidence=utterance.confidence, seconds=round(utterance.seconds, 2))
+        await self.ask(text, "speech", utterance.speech_ended_at, confidence=utterance.confidence)
 
     async def _on_digit(self, digit: str) -> None:
         self.state.touch()
@@ -157,7 +158,7 @@ class CallSession:
         metadata = self.metadata(source, **extra)
         self.interrupted_prompt = ""
         try:
-            reply = await self.bot.assistant.send(f"phone-{self.state.call_id}", normalize(message), metadata)
+            reply = await self.bot.assistant.send(f"phone-{self.state.call_id}", message, metadata)
             text = reply.speech
         except AssistantUnavailable as exc:
             log.warning("call %s: assistant unavailable: %s", self.state.call_id, exc)
