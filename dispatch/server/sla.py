@@ -10,13 +10,15 @@ import asyncio
 import logging
 from typing import Any
 
+from dispatch.server.background import BackgroundTask
+
 log = logging.getLogger("dispatch.sla")
 
 
 class SlaScheduler:
     def __init__(self, store: Any, clock: Any, interval_s: float, notifier: Any) -> None:
         self.store, self.clock, self.interval_s, self.notifier = store, clock, interval_s, notifier
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("dispatch-sla")
 
     async def scan(self) -> list[dict[str, Any]]:
         found = await asyncio.to_thread(self.store.scan_overdue, self.clock.now())
@@ -25,16 +27,10 @@ class SlaScheduler:
         return found
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="dispatch-sla")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

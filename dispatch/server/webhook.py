@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from dispatch.server.background import BackgroundTask
 from dispatch.server.clock import SystemClock
 
 log = logging.getLogger("dispatch.webhook")
@@ -31,7 +32,7 @@ class Notifier:
         self.store, self.clock, self.config = store, SystemClock(), config
         self.url: str = config.status_webhook_url
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("dispatch-webhook")
 
     def wake(self) -> None:
         """Called after a status change: deliver now instead of at the next poll."""
@@ -40,16 +41,10 @@ class Notifier:
 
     def start(self) -> None:
         if self.url:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="dispatch-webhook")
+            self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await self._task.stop()
 
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
         """Try every event that is due once; return how many were delivered."""
