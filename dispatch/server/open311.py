@@ -38,6 +38,22 @@ def _api_key_ok(request: Request, values: dict[str, list[str]]) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), _ctx(request).config.api_key.encode())
 
 
+def _format_of(name: str, resource: str) -> str:
+    """The output format of ``<resource>.{json,xml}``; 404 for any other resource name."""
+    stem, fmt = split_format(name)
+    if stem != resource:
+        raise Open311Error(404, f"资源 {stem} 不存在")
+    return fmt
+
+
+def _keyed_form(request: Request) -> dict[str, list[str]]:
+    """The form of a write request, which must carry a valid api_key (403 otherwise)."""
+    form = forms.form_fields(request)
+    if not _api_key_ok(request, form):
+        raise Open311Error(403, "api_key 缺失或无效")
+    return form
+
+
 @bp.get("/<name>")
 async def collection(request: Request, name: str) -> HTTPResponse:
     """GET services.{fmt} and GET requests.{fmt}."""
@@ -59,13 +75,9 @@ async def collection(request: Request, name: str) -> HTTPResponse:
 @bp.post("/<name>")
 async def create(request: Request, name: str) -> HTTPResponse:
     """POST requests.{fmt}: form-encoded; the same idempotency key answers with the original ticket."""
-    stem, fmt = split_format(name)
-    if stem != "requests":
-        raise Open311Error(404, f"资源 {stem} 不存在")
+    fmt = _format_of(name, "requests")
     ctx = _ctx(request)
-    form = forms.form_fields(request)
-    if not _api_key_ok(request, form):
-        raise Open311Error(403, "api_key 缺失或无效")
+    form = _keyed_form(request)
     _check_jurisdiction(request, form)
     new = forms.parse_new_request(form, request.headers, ctx.catalogue, ctx.config)
     ticket, created = await asyncio.to_thread(ctx.store.create, new, ctx.clock.now())
@@ -109,13 +121,9 @@ async def token(request: Request, name: str) -> HTTPResponse:
 @bp.post("/requests/<service_request_id>/<name>")
 async def rating(request: Request, service_request_id: str, name: str) -> HTTPResponse:
     """Extension: POST requests/{id}/rating.{fmt} — a reporter rates a closed case."""
-    stem, fmt = split_format(name)
-    if stem != "rating":
-        raise Open311Error(404, f"资源 {stem} 不存在")
+    fmt = _format_of(name, "rating")
     ctx = _ctx(request)
-    form = forms.form_fields(request)
-    if not _api_key_ok(request, form):
-        raise Open311Error(403, "api_key 缺失或无效")
+    form = _keyed_form(request)
     score, comment = forms.parse_rating(form, ctx.config)
     try:
         saved = await asyncio.to_thread(ctx.store.rate, service_request_id, score, comment, ctx.clock.now())
@@ -130,9 +138,7 @@ async def rating(request: Request, service_request_id: str, name: str) -> HTTPRe
 @discovery_bp.get("/<name>")
 async def discovery(request: Request, name: str) -> HTTPResponse:
     """GET /open311/discovery.{fmt}: the spec's service discovery document."""
-    stem, fmt = split_format(name)
-    if stem != "discovery":
-        raise Open311Error(404, f"资源 {stem} 不存在")
+    fmt = _format_of(name, "discovery")
     base = f"{request.scheme}://{request.host}/open311/v2/"
     return render({
         "changeset": CHANGESET,
