@@ -20,6 +20,8 @@ from assistant.actions.validators import (
     clean_phone,
     declines_phone,
     mask_phone,
+    message_intent,
+    message_text,
     place_mentioned,
     yes_or_no,
 )
@@ -34,19 +36,11 @@ GENERIC_OPENERS = re.compile(
 )
 
 
-def _text(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("text") or "").strip()
-
-
-def _intent(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("intent") or {}).get("name") or ""
-
-
 def _answers_question(tracker: Tracker, slot: str) -> bool:
     """Free text fills ``slot`` only when we just asked for it and it is not a command."""
-    text = _text(tracker)
+    text = message_text(tracker)
     return (tracker.get_slot("requested_slot") == slot and bool(text) and not text.startswith("/")
-            and _intent(tracker) not in NOT_AN_ANSWER_INTENTS)
+            and message_intent(tracker) not in NOT_AN_ANSWER_INTENTS)
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:
@@ -63,11 +57,11 @@ class ValidateComplaintForm(FormValidationAction):
         if tracker.get_slot("complaint_description"):
             return {}
         if _answers_question(tracker, "complaint_description"):
-            return {"complaint_description": _text(tracker)}
-        if tracker.get_slot("requested_slot") is None and _intent(tracker) == "file_complaint":
-            rest = GENERIC_OPENERS.sub("", _text(tracker))
+            return {"complaint_description": message_text(tracker)}
+        if tracker.get_slot("requested_slot") is None and message_intent(tracker) == "file_complaint":
+            rest = GENERIC_OPENERS.sub("", message_text(tracker))
             if len(rest) >= int(settings.section("actions").get("min_description_chars", 4)):
-                return {"complaint_description": _text(tracker)}
+                return {"complaint_description": message_text(tracker)}
         return {}
 
     async def extract_complaint_location(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -75,24 +69,24 @@ class ValidateComplaintForm(FormValidationAction):
         if tracker.get_slot("complaint_location"):
             return {}
         if _answers_question(tracker, "complaint_location"):
-            return {"complaint_location": _text(tracker)}
-        location = place_mentioned(_text(tracker), tracker.latest_message.get("entities") or [])
+            return {"complaint_location": message_text(tracker)}
+        location = place_mentioned(message_text(tracker), tracker.latest_message.get("entities") or [])
         return {"complaint_location": location} if location else {}
 
     async def extract_complaint_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: dict[str, Any]) -> dict[str, Any]:
         if tracker.get_slot("complaint_phone"):
             return {}
-        entity = _entity(tracker, "phone_number")
-        if entity and clean_phone(entity):
-            return {"complaint_phone": clean_phone(entity)}
+        number = clean_phone(_entity(tracker, "phone_number") or "")
+        if number:
+            return {"complaint_phone": number}
+        text, intent = message_text(tracker), message_intent(tracker)
         asked = tracker.get_slot("requested_slot") == "complaint_phone"
         # Digits answer the phone question whatever NLU made of them ("12345" is no intent at all).
         if _answers_question(tracker, "complaint_phone") or (
-            asked and (_intent(tracker) == "deny" or re.search(r"\d{3,}", spoken_digits_to_arabic(_text(tracker))))
+            asked and (intent == "deny" or re.search(r"\d{3,}", spoken_digits_to_arabic(text)))
         ):
-            text = _text(tracker)
-            if declines_phone(text) or _intent(tracker) == "deny":
+            if declines_phone(text) or intent == "deny":
                 return {"complaint_phone": NO_PHONE}
             return {"complaint_phone": text}  # validated below; an invalid number is asked again
         return {}
@@ -101,7 +95,7 @@ class ValidateComplaintForm(FormValidationAction):
                                           domain: dict[str, Any]) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "complaint_confirmed":
             return {}
-        answer = yes_or_no(_text(tracker), _intent(tracker))
+        answer = yes_or_no(message_text(tracker), message_intent(tracker))
         return {} if answer is None else {"complaint_confirmed": answer}
 
     def validate_complaint_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -10,7 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.tickets import submit_ticket
-from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, place_mentioned
+from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, message_intent, message_text, place_mentioned
 from common import settings
 
 # (kind, keywords, advice) — checked in order; the first match wins.
@@ -42,7 +42,7 @@ class ActionEmergencyAdvice(Action):
         return "action_emergency_advice"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        text = tracker.latest_message.get("text") or ""
+        text = message_text(tracker)
         kind, advice = advice_for(text)
         dispatcher.utter_message(text=advice)
         # An emergency interrupts whatever form was running (complaint, health report).
@@ -61,11 +61,11 @@ class ValidateEmergencyForm(FormValidationAction):
                                          domain: dict[str, Any]) -> dict[str, Any]:
         if tracker.get_slot("emergency_location"):
             return {}
-        text = (tracker.latest_message.get("text") or "").strip()
+        text = message_text(tracker)
         location = place_mentioned(text, tracker.latest_message.get("entities") or [])
         if location:
             return {"emergency_location": location}
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = message_intent(tracker)
         if (tracker.get_slot("requested_slot") == "emergency_location" and text
                 and intent not in NOT_AN_ANSWER_INTENTS):
             return {"emergency_location": text}

@@ -13,13 +13,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from assistant.actions.validators import message_text
+
 
 class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        reason = (tracker.latest_message.get("text") or "").strip()
+        reason = message_text(tracker)
         dispatcher.utter_message(response="utter_handoff_waiting")
         dispatcher.utter_message(json_message={"handoff": {"reason": reason,
                                                            "channel": tracker.get_latest_input_channel()}})

@@ -14,19 +14,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from assistant.actions.tickets import submit_ticket
-from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, yes_or_no
+from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, message_intent, message_text, yes_or_no
 from common import settings
 from common.zh_numbers import parse_temperature
 
 NO_SYMPTOM_WORDS = ("没有症状", "无症状", "没有不舒服", "都正常", "一切正常", "挺好", "没事", "没啥")
-
-
-def _text(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("text") or "").strip()
-
-
-def _intent(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
 class ValidateHealthReportForm(FormValidationAction):
@@ -41,22 +33,22 @@ class ValidateHealthReportForm(FormValidationAction):
 
     async def extract_temperature(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: dict[str, Any]) -> dict[str, Any]:
-        if tracker.get_slot("temperature") is not None or _intent(tracker) in NOT_AN_ANSWER_INTENTS:
+        if tracker.get_slot("temperature") is not None or message_intent(tracker) in NOT_AN_ANSWER_INTENTS:
             return {}
-        candidates = [*map(str, tracker.get_latest_entity_values("temperature")), _text(tracker)]
+        candidates = [*map(str, tracker.get_latest_entity_values("temperature")), message_text(tracker)]
         for candidate in candidates:
             value = parse_temperature(candidate)
             if value is not None:
                 return {"temperature": value}
-        if tracker.get_slot("requested_slot") == "temperature" and _text(tracker):
+        if tracker.get_slot("requested_slot") == "temperature" and message_text(tracker):
             dispatcher.utter_message(response="utter_invalid_temperature")
         return {}
 
     async def extract_has_symptoms(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: dict[str, Any]) -> dict[str, Any]:
-        if tracker.get_slot("has_symptoms") is not None or _intent(tracker) in NOT_AN_ANSWER_INTENTS:
+        if tracker.get_slot("has_symptoms") is not None or message_intent(tracker) in NOT_AN_ANSWER_INTENTS:
             return {}
-        text = _text(tracker)
+        text = message_text(tracker)
         if list(tracker.get_latest_entity_values("symptom")):
             negated = any(word in text for word in ("没有", "没", "无", "不")) and not any(
                 word in text for word in ("有点", "有些", "有一点"))
@@ -64,19 +56,19 @@ class ValidateHealthReportForm(FormValidationAction):
         if any(word in text for word in NO_SYMPTOM_WORDS):
             return {"has_symptoms": False}
         if tracker.get_slot("requested_slot") == "has_symptoms":
-            answer = yes_or_no(text, _intent(tracker))
+            answer = yes_or_no(text, message_intent(tracker))
             return {} if answer is None else {"has_symptoms": answer}
         return {}
 
     async def extract_symptoms(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: dict[str, Any]) -> dict[str, Any]:
-        if tracker.get_slot("symptoms") or _intent(tracker) in NOT_AN_ANSWER_INTENTS:
+        if tracker.get_slot("symptoms") or message_intent(tracker) in NOT_AN_ANSWER_INTENTS:
             return {}
         found = list(dict.fromkeys(map(str, tracker.get_latest_entity_values("symptom"))))
         if found and tracker.get_slot("has_symptoms") is not False:
             return {"symptoms": "、".join(found)}
-        if tracker.get_slot("requested_slot") == "symptoms" and _text(tracker):
-            return {"symptoms": _text(tracker)}
+        if tracker.get_slot("requested_slot") == "symptoms" and message_text(tracker):
+            return {"symptoms": message_text(tracker)}
         return {}
 
 

@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.clients import BackendUnavailable, kb_search
+from assistant.actions.validators import message_text
 
 MENU_BUTTONS = [
     {"title": "咨询政策", "payload": "/ask_policy"},
@@ -20,13 +21,9 @@ OFFER_CONSULTATION = "抱歉，知识库里暂时没有这个问题的答案。�
 KB_DOWN = "抱歉，政策知识库暂时无法访问。您可以稍后再问，或说“转人工”由工作人员为您解答。"
 
 
-def _question(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("text") or "").strip()
-
-
 def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, offer_menu: bool) -> list[dict[str, Any]]:
     """Shared by the policy intent and the low-confidence fallback; returns the events to apply."""
-    query = _question(tracker)
+    query = message_text(tracker)
     if query.startswith("/"):  # a button payload with no question text
         dispatcher.utter_message(text="请问您想咨询哪方面的政策？比如社保、医保、公积金、户籍、住房等。")
         return []

@@ -15,7 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.clients import outbox
-from assistant.actions.validators import find_ticket_id, parse_rating
+from assistant.actions.validators import find_ticket_id, message_text, parse_rating
 
 log = logging.getLogger(__name__)
 STATUS_WORDS = {"open": "处理中", "closed": "已办结"}
@@ -90,7 +90,7 @@ class ActionCheckTicket(Action):
         return "action_check_ticket"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        text = tracker.latest_message.get("text") or ""
+        text = message_text(tracker)
         reference = find_ticket_id(text) or find_ticket_id(tracker.get_slot("ticket_id") or "")
         try:
             if reference:
@@ -118,7 +118,7 @@ class ActionRateService(Action):
         return "action_rate_service"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        text = tracker.latest_message.get("text") or ""
+        text = message_text(tracker)
         score = parse_rating(text)
         reference = find_ticket_id(text) or tracker.get_slot("last_ticket_id")
         if score is None:

@@ -6,6 +6,7 @@ Kept free of rasa_sdk so they are unit-tested directly, and shared by every acti
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from common import settings
 from common.zh_numbers import parse_integer, spoken_digits_to_arabic
@@ -18,6 +19,15 @@ YES_WORDS = ("是", "对", "确认", "可以", "好的", "好", "行", "嗯", "�
 NO_WORDS = ("不", "没", "否", "别", "取消", "算了", "无")
 # Free text that is really a command, not an answer to the form's question.
 NOT_AN_ANSWER_INTENTS = ("request_human", "report_emergency", "goodbye", "check_ticket", "out_of_scope")
+
+
+def message_text(tracker: Any) -> str:
+    """What the resident just said (stripped); every action reads it the same way."""
+    return (tracker.latest_message.get("text") or "").strip()
+
+
+def message_intent(tracker: Any) -> str:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
 def clean_phone(text: str) -> str | None:
