@@ -43,8 +43,8 @@ lint: install
 lock:
 	@ops/lock.sh
 
-nlu-cv: install
-	@$(APP_PY) -m ops.model cross-validate
+nlu-cv: install  # NLU_CV_ARGS=--intents-only skips DIET (entities): ~5 min instead of ~1 h
+	@$(APP_PY) -m ops.model cross-validate $(NLU_CV_ARGS)
 
 bench: bench-nlu bench-kb bench-dispatch bench-voice
 

@@ -34,6 +34,13 @@ FORM_SLOTS = ("complaint_description", "complaint_location", "complaint_phone", 
 GENERIC_OPENERS = re.compile(
     r"^(你好|您好)?[，,。\s]*(我要|我想|想|要)?(投诉|反映|举报|报修|反馈)(一下|个|问题|个问题)?[，,。！!\s]*"
 )
+# The same for English ("Hi, I'd like to file a complaint"): what is left after it is the description.
+GENERIC_OPENERS_EN = re.compile(
+    r"^(?:hi|hello)?[\s,.!]*(?:i\s*(?:want|would like|'d like|need|wish)\s+to\s+|can\s+i\s+|please\s+|i\s+have\s+)?"
+    r"(?:(?:complain|file|make|lodge|report|submit|raise)\b\s*)?(?:(?:a|an)\b\s*)?"
+    r"(?:(?:complaint|problem|issue)\b\s*)?(?:about\b)?[\s,.!:?]*",
+    re.IGNORECASE,
+)
 
 
 def _answers_question(tracker: Tracker, slot: str) -> bool:
@@ -48,6 +55,13 @@ def _entity(tracker: Tracker, name: str) -> str | None:
     return str(values[0]) if values else None
 
 
+def known_phone(tracker: Tracker) -> str | None:
+    """The number the channel already knows (a caller's number on the phone, a bound account's number):
+    residents on the phone should not have to say eleven digits; the read-back before submitting shows it."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return clean_phone(str(metadata.get("phone") or "")) if isinstance(metadata, dict) else None
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
@@ -59,7 +73,7 @@ class ValidateComplaintForm(FormValidationAction):
         if _answers_question(tracker, "complaint_description"):
             return {"complaint_description": message_text(tracker)}
         if tracker.get_slot("requested_slot") is None and message_intent(tracker) == "file_complaint":
-            rest = GENERIC_OPENERS.sub("", message_text(tracker))
+            rest = GENERIC_OPENERS_EN.sub("", GENERIC_OPENERS.sub("", message_text(tracker)))
             if len(rest) >= int(settings.section("actions").get("min_description_chars", 4)):
                 return {"complaint_description": message_text(tracker)}
         return {}
@@ -77,7 +91,7 @@ class ValidateComplaintForm(FormValidationAction):
                                       domain: dict[str, Any]) -> dict[str, Any]:
         if tracker.get_slot("complaint_phone"):
             return {}
-        number = clean_phone(_entity(tracker, "phone_number") or "")
+        number = clean_phone(_entity(tracker, "phone_number") or "") or known_phone(tracker)
         if number:
             return {"complaint_phone": number}
         text, intent = message_text(tracker), message_intent(tracker)
@@ -117,19 +131,25 @@ class ValidateComplaintForm(FormValidationAction):
 
 
 class ActionAskComplaintConfirmed(Action):
-    """Read the ticket back before it is filed: category, place, problem, masked phone."""
+    """Read the ticket back before it is filed: category, place, problem, masked phone.
+
+    The catalogue names categories in Chinese only, so English replies show the service code
+    ("gas_safety" → "gas safety") instead.
+    """
 
     def name(self) -> str:
         return "action_ask_complaint_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         phone = tracker.get_slot("complaint_phone")
-        phone_text = "不留" if phone in (None, NO_PHONE) else mask_phone(phone)
+        has_phone = phone not in (None, NO_PHONE)
         dispatcher.utter_message(
-            text=(f"我为您整理如下：\n类别：{tracker.get_slot('complaint_service_name') or '其他'}\n"
-                  f"地点：{tracker.get_slot('complaint_location')}\n"
-                  f"问题：{tracker.get_slot('complaint_description')}\n联系电话：{phone_text}\n确认提交吗？"),
-            buttons=[{"title": "确认提交", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}],
+            response="utter_confirm_complaint" if has_phone else "utter_confirm_complaint_no_phone",
+            category=tracker.get_slot("complaint_service_name") or "其他",
+            category_en=(tracker.get_slot("complaint_service_code") or "other").replace("_", " "),
+            location=tracker.get_slot("complaint_location"),
+            description=tracker.get_slot("complaint_description"),
+            phone=mask_phone(phone) if has_phone else "",
         )
         return []
 

@@ -6,6 +6,7 @@ is read from the message text with common.zh_numbers, not only from the NLU enti
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -19,6 +20,11 @@ from common import settings
 from common.zh_numbers import parse_temperature
 
 NO_SYMPTOM_WORDS = ("没有症状", "无症状", "没有不舒服", "都正常", "一切正常", "挺好", "没事", "没啥")
+# English residents: "no symptoms", "I feel fine"; "no cough" negates a named symptom unless "a bit" of one remains.
+NO_SYMPTOM_WORDS_EN = re.compile(
+    r"\b(?:no symptoms?|(?:feel|feeling|i'm|i am) (?:fine|good|well|ok)|all (?:good|normal))\b", re.IGNORECASE)
+NEGATION_EN = re.compile(r"\b(?:no|not|without|never)\b|n't\b", re.IGNORECASE)
+SOME_EN = re.compile(r"\b(?:a bit|a little|slight|slightly|some|just)\b", re.IGNORECASE)
 
 
 class ValidateHealthReportForm(FormValidationAction):
@@ -50,10 +56,10 @@ class ValidateHealthReportForm(FormValidationAction):
             return {}
         text = message_text(tracker)
         if list(tracker.get_latest_entity_values("symptom")):
-            negated = any(word in text for word in ("没有", "没", "无", "不")) and not any(
-                word in text for word in ("有点", "有些", "有一点"))
+            negated = (any(word in text for word in ("没有", "没", "无", "不")) or NEGATION_EN.search(text)) and not (
+                any(word in text for word in ("有点", "有些", "有一点")) or SOME_EN.search(text))
             return {"has_symptoms": not negated}
-        if any(word in text for word in NO_SYMPTOM_WORDS):
+        if any(word in text for word in NO_SYMPTOM_WORDS) or NO_SYMPTOM_WORDS_EN.search(text):
             return {"has_symptoms": False}
         if tracker.get_slot("requested_slot") == "has_symptoms":
             answer = yes_or_no(text, message_intent(tracker))
@@ -83,13 +89,17 @@ class ActionSubmitHealthReport(Action):
         temperature = tracker.get_slot("temperature")
         symptoms = tracker.get_slot("symptoms") if tracker.get_slot("has_symptoms") else None
         fever = temperature is not None and float(temperature) >= float(conf.get("fever_threshold_c", 37.3))
-        summary = f"体温 {float(temperature):.1f}℃，" + (f"症状：{symptoms}" if symptoms else "无不适症状")
+        celsius = f"{float(temperature):.1f}"
+        # The ticket is read by community staff: in Chinese whatever the resident's language.
+        summary = f"体温 {celsius}℃，" + (f"症状：{symptoms}" if symptoms else "无不适症状")
         events: list[dict[str, Any]] = [SlotSet(s, None) for s in ("temperature", "has_symptoms", "symptoms")]
         if not (fever or symptoms):
-            dispatcher.utter_message(text=f"已记录今天的健康情况：{summary}。请继续做好居家健康监测，谢谢配合！")
+            dispatcher.utter_message(response="utter_health_recorded", celsius=celsius)
             return events
-        dispatcher.utter_message(text=f"已记录：{summary}。您的情况需要关注，社区工作人员会尽快与您联系；"
-                                      f"如症状加重，请立即拨打 120。")
+        if symptoms:
+            dispatcher.utter_message(response="utter_health_followup_symptoms", celsius=celsius, symptoms=symptoms)
+        else:
+            dispatcher.utter_message(response="utter_health_followup", celsius=celsius)
         metadata = tracker.latest_message.get("metadata") or {}
         events += submit_ticket(
             dispatcher, tracker, service_code=conf.get("health_service_code", "public_health"),

@@ -15,10 +15,22 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.clients import outbox
+from assistant.actions.language import reply_language
 from assistant.actions.validators import find_ticket_id, message_text, parse_rating
 
 log = logging.getLogger(__name__)
-STATUS_WORDS = {"open": "处理中", "closed": "已办结"}
+# A case summary has optional parts (notes, deadline…), which a response template cannot leave out, so
+# describe() assembles it from these words in the conversation's language; every fixed sentence is a
+# response in the domain.
+CASE_WORDS: dict[str, dict[str, str]] = {
+    "zh": {"open": "处理中", "closed": "已办结", "unknown": "未知", "head": "工单 {}：{}", "category": "类别：{}",
+           "notes": "进展：{}", "expected": "预计办结：{}", "sep": "；",
+           "provisional": "（派单系统暂不可用，工单已保存，恢复后自动提交）"},
+    "en": {"open": "in progress", "closed": "closed", "unknown": "unknown", "head": "Ticket {}: {}",
+           "category": "category: {}", "notes": "progress: {}", "expected": "expected completion: {}", "sep": "; ",
+           "provisional": "(the dispatch system is unavailable; the ticket is saved and will be submitted "
+                          "automatically)"},
+}
 
 
 def transcript(tracker: Tracker, limit: int = 30) -> str:
@@ -55,34 +67,34 @@ def submit_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, *, service
         receipt = outbox().submit(draft)
     except Exception:  # the outbox store itself failed: say so, never pretend
         log.exception("could not store the ticket")
-        dispatcher.utter_message(text="抱歉，系统暂时无法登记，请稍后再试，或说“转人工”。")
+        dispatcher.utter_message(response="utter_ticket_store_failed")
         return []
-    promise = f"，我们将在 {format_time(receipt.expected_datetime)} 前处理" if receipt.expected_datetime else ""
     if receipt.provisional:
-        dispatcher.utter_message(
-            text=f"已为您登记，临时编号 {receipt.reference}。派单系统正忙，工单会自动补交，"
-                 f"您可以随时用这个编号查询进度。"
-        )
+        dispatcher.utter_message(response="utter_ticket_provisional", reference=receipt.reference)
+    elif receipt.expected_datetime:
+        dispatcher.utter_message(response="utter_ticket_filed_with_deadline", reference=receipt.reference,
+                                 service_name=receipt.service_name, deadline=format_time(receipt.expected_datetime))
     else:
-        dispatcher.utter_message(
-            text=f"已为您登记，工单号 {receipt.reference}（{receipt.service_name}）{promise}。"
-                 f"可随时发送“查询工单 {receipt.reference}”了解进度。"
-        )
+        dispatcher.utter_message(response="utter_ticket_filed", reference=receipt.reference,
+                                 service_name=receipt.service_name)
     return [SlotSet("last_ticket_id", receipt.reference)]
 
 
-def describe(case: dict[str, Any]) -> str:
-    status = STATUS_WORDS.get(case.get("status") or "", case.get("status") or "未知")
-    parts = [f"工单 {case.get('service_request_id') or case.get('reference')}：{status}"]
+def describe(case: dict[str, Any], language: str = "zh") -> str:
+    """One line per case: number, status, category, progress notes, promised date."""
+    words = CASE_WORDS.get(language, CASE_WORDS["zh"])
+    status = case.get("status") or ""
+    label = words[status] if status in ("open", "closed") else status or words["unknown"]
+    parts = [words["head"].format(case.get("service_request_id") or case.get("reference"), label)]
     if case.get("service_name"):
-        parts.append(f"类别：{case['service_name']}")
+        parts.append(words["category"].format(case["service_name"]))
     if case.get("status_notes"):
-        parts.append(f"进展：{case['status_notes']}")
-    if case.get("status") != "closed" and case.get("expected_datetime"):
-        parts.append(f"预计办结：{format_time(case['expected_datetime'])}")
+        parts.append(words["notes"].format(case["status_notes"]))
+    if status != "closed" and case.get("expected_datetime"):
+        parts.append(words["expected"].format(format_time(case["expected_datetime"])))
     if case.get("provisional"):
-        parts.append("（派单系统暂不可用，工单已保存，恢复后自动提交）")
-    return "；".join(parts)
+        parts.append(words["provisional"])
+    return words["sep"].join(parts)
 
 
 class ActionCheckTicket(Action):
@@ -96,20 +108,23 @@ class ActionCheckTicket(Action):
             if reference:
                 case = outbox().status(reference)
                 if case is None:
-                    dispatcher.utter_message(text=f"没有找到工单 {reference}，请核对编号。")
+                    dispatcher.utter_message(response="utter_ticket_not_found", reference=reference)
                     return []
-                dispatcher.utter_message(text=describe(case))
+                # The case's own data (notes written by staff), already in the conversation's language.
+                dispatcher.utter_message(text=describe(case, reply_language(tracker)))
                 return [SlotSet("last_ticket_id", reference)]
             metadata = tracker.latest_message.get("metadata") or {}
             cases = outbox().cases_for(sender_id=tracker.sender_id, phone=metadata.get("phone"))
         except Exception:
             log.exception("ticket lookup failed")
-            dispatcher.utter_message(text="抱歉，工单系统暂时无法查询，请稍后再试。")
+            dispatcher.utter_message(response="utter_ticket_lookup_failed")
             return []
         if not cases:
-            dispatcher.utter_message(text="没有查到您名下的工单。请告诉我工单号（例如 GB20261123-0001）。")
+            dispatcher.utter_message(response="utter_no_tickets")
             return []
-        dispatcher.utter_message(text="您的工单：\n" + "\n".join(describe(case) for case in cases[:5]))
+        language = reply_language(tracker)
+        dispatcher.utter_message(response="utter_ticket_list",
+                                 cases="\n".join(describe(case, language) for case in cases[:5]))
         return [SlotSet("last_ticket_id", cases[0].get("reference") or cases[0].get("service_request_id"))]
 
 
@@ -122,11 +137,10 @@ class ActionRateService(Action):
         score = parse_rating(text)
         reference = find_ticket_id(text) or tracker.get_slot("last_ticket_id")
         if score is None:
-            dispatcher.utter_message(text="请为处理结果打分：1 到 5 分，5 分最满意。",
-                                     buttons=[{"title": f"{n}分", "payload": f"{n}分"} for n in (5, 4, 3, 2, 1)])
+            dispatcher.utter_message(response="utter_ask_rating")
             return []
         if not reference:
-            dispatcher.utter_message(text="请问您要评价的是哪个工单？请告诉我工单号。")
+            dispatcher.utter_message(response="utter_ask_rating_ticket")
             return []
         try:
             accepted = outbox().rate(reference, score, text)
@@ -134,8 +148,7 @@ class ActionRateService(Action):
             log.exception("rating failed")
             accepted = False
         if accepted:
-            dispatcher.utter_message(text=f"感谢您的评价（{score}分），我们会继续改进服务。")
+            dispatcher.utter_message(response="utter_rating_thanks", score=score)
         else:
-            dispatcher.utter_message(
-                text=f"工单 {reference} 目前还不能评价（需办结后评价），或暂时无法提交，请稍后再试。")
+            dispatcher.utter_message(response="utter_rating_rejected", reference=reference)
         return []

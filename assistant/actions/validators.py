@@ -17,6 +17,14 @@ TICKET = re.compile(r"GB(\d{8})-?(\d{4})|TMP-\d{8}-[0-9A-F]{4,}", re.IGNORECASE)
 NO_PHONE_WORDS = ("不留", "不用留", "不想留", "不方便", "不需要", "不用了", "算了", "没有电话", "匿名")
 YES_WORDS = ("是", "对", "确认", "可以", "好的", "好", "行", "嗯", "没错", "提交", "要", "有")
 NO_WORDS = ("不", "没", "否", "别", "取消", "算了", "无")
+# English answers, matched as whole words at the start, case-insensitively (see starts_with_word):
+# "no" must not catch "now", nor "y" catch "yesterday".
+EN_YES_WORDS = ("yes", "yeah", "yep", "yup", "y", "ok", "okay", "sure", "correct", "that's right", "confirm",
+                "submit", "go ahead", "please do", "of course", "absolutely")
+EN_NO_WORDS = ("no", "nope", "nah", "n", "not", "don't", "do not", "cancel", "never mind", "nevermind", "wrong",
+               "stop", "none", "nothing", "i don't", "i do not", "i haven't")
+EN_NO_PHONE_WORDS = ("no phone", "no number", "rather not", "don't want to", "do not want to", "prefer not",
+                     "skip", "anonymous", "anonymously")
 # Free text that is really a command, not an answer to the form's question.
 NOT_AN_ANSWER_INTENTS = ("request_human", "report_emergency", "goodbye", "check_ticket", "out_of_scope")
 
@@ -44,8 +52,15 @@ def clean_phone(text: str) -> str | None:
     return number if MOBILE.match(number) or LANDLINE.match(number) else None
 
 
+def starts_with_word(text: str, words: tuple[str, ...]) -> bool:
+    """Whether ``text`` begins with one of ``words`` as a whole word, ignoring case (for English answers)."""
+    pattern = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    return re.match(rf"(?:{pattern})(?![a-z'])", text.strip().lower().replace("’", "'")) is not None
+
+
 def declines_phone(text: str) -> bool:
-    return any(word in text for word in NO_PHONE_WORDS)
+    lowered = text.lower().replace("’", "'")
+    return any(word in text for word in NO_PHONE_WORDS) or any(word in lowered for word in EN_NO_PHONE_WORDS)
 
 
 def mask_phone(number: str) -> str:
@@ -96,18 +111,20 @@ def find_ticket_id(text: str) -> str | None:
 
 
 RATING_WORDS = {"好评": 5, "非常满意": 5, "很满意": 5, "满意": 4, "中评": 3, "一般": 3, "还行": 3,
-                "不满意": 2, "差评": 1, "很差": 1, "非常不满意": 1}
+                "不满意": 2, "差评": 1, "很差": 1, "非常不满意": 1,
+                "excellent": 5, "very satisfied": 5, "satisfied": 4, "average": 3, "not satisfied": 2,
+                "not very satisfied": 2, "dissatisfied": 2, "unsatisfied": 2, "terrible": 1}
 
 
 def parse_rating(text: str) -> int | None:
     """1–5 from 五分 / 5星 / 好评 / 差评 / 不满意…; longest matching phrase wins (不满意 before 满意)."""
-    match = re.search(r"([0-9一二两三四五])\s*(?:分|星|颗星)", text)
+    match = re.search(r"([0-9一二两三四五])\s*(?:分|星|颗星|stars?\b|points?\b|/\s*5|out of 5)", text, re.IGNORECASE)
     if match:
         value = parse_integer(match.group(1))
         if value is not None and 1 <= value <= 5:
             return value
     for word in sorted(RATING_WORDS, key=len, reverse=True):
-        if word in text:
+        if word in text.lower():
             return RATING_WORDS[word]
     bare = re.fullmatch(r"\s*([1-5])\s*", text)
     return int(bare.group(1)) if bare else None
@@ -120,8 +137,8 @@ def yes_or_no(text: str, intent: str | None) -> bool | None:
     if intent == "deny":
         return False
     stripped = text.strip()
-    if any(stripped.startswith(word) for word in NO_WORDS):
+    if any(stripped.startswith(word) for word in NO_WORDS) or starts_with_word(stripped, EN_NO_WORDS):
         return False
-    if any(stripped.startswith(word) for word in YES_WORDS):
+    if any(stripped.startswith(word) for word in YES_WORDS) or starts_with_word(stripped, EN_YES_WORDS):
         return True
     return None

@@ -35,7 +35,34 @@ def test_every_intent_has_enough_varied_examples() -> None:
     assert set(entities) == ENTITIES and min(entities.values()) >= 25, entities
 
 
+def test_english_examples_cover_every_intent() -> None:
+    data = load_data(str(ROOT / "assistant" / "data" / "nlu_en.yml"))
+    counts = Counter(example.get("intent") for example in data.training_examples)
+    assert set(counts) == INTENTS and min(counts.values()) >= 15, counts
+    entities = Counter(e["entity"] for ex in data.training_examples for e in ex.get("entities") or [])
+    assert set(entities) == ENTITIES, entities
+
+
+def test_english_examples_are_not_held_out() -> None:
+    """Counts only: a failure must not print held-out sentences."""
+    train = {ex.get("text") for ex in load_data(str(ROOT / "assistant" / "data" / "nlu_en.yml")).training_examples}
+    held = {ex.get("text") for ex in load_data(str(ROOT / "bench" / "data" / "nlu_heldout.yml")).training_examples}
+    overlap = len(train & held)
+    assert held and overlap == 0, f"{overlap} English training examples are also held out"
+
+
 def test_held_out_examples_are_not_in_training() -> None:
     train = {ex.get("text") for ex in load_data(str(ROOT / "assistant" / "data" / "nlu.yml")).training_examples}
     held = {ex.get("text") for ex in load_data(str(ROOT / "bench" / "data" / "nlu_heldout.yml")).training_examples}
     assert held and not (train & held)
+
+
+def test_the_blind_set_covers_every_intent_and_is_mostly_unseen() -> None:
+    """The blind set may share trivial texts with training (你好); the benchmark leaves those out. Counts only."""
+    blind = load_data(str(ROOT / "bench" / "data" / "nlu_blind.yml")).training_examples
+    counts = Counter(example.get("intent") for example in blind)
+    assert set(counts) == INTENTS and min(counts.values()) >= 50, counts
+    train = {ex.get("text") for name in ("nlu.yml", "nlu_en.yml")
+             for ex in load_data(str(ROOT / "assistant" / "data" / name)).training_examples}
+    shared = sum(1 for example in blind if example.get("text") in train)
+    assert shared <= len(blind) // 5, f"{shared} of {len(blind)} blind texts are training examples"

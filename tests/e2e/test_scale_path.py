@@ -85,11 +85,18 @@ def test_a_conversation_moves_between_processes(database: str, tmp_path: Path, m
     try:
         supervisor.start_all(echo=lambda line: None)
         sender = f"scale-{uuid.uuid4().hex[:6]}"
-        turns = ["和平里小区东门的下水道堵了，污水漫到路上了", "不留", "确认"]
-        replies = [chat(gateways[i % 2], sender, text) for i, text in enumerate(turns)]
-        assert "电话" in replies[0]
-        assert "确认提交" in replies[1] and "和平里小区东门" in replies[1]
-        assert re.search(r"GB\d{8}-\d{4}", replies[2]), replies[2]
+        # Each turn goes to the other process; the place is answered if the model did not take it from the
+        # first message (location entities are the weakest part of the NLU: docs/measurements.md).
+        answers = {"确认提交": "确认", "哪里": "和平里小区东门", "电话": "不留"}  # the read-back also says 电话
+        reply, turn = chat(gateways[0], sender, "和平里小区东门的下水道堵了，污水漫到路上了"), 1
+        while not re.search(r"GB\d{8}-\d{4}", reply) and turn < 5:
+            if "确认提交" in reply:
+                assert "和平里小区东门" in reply, reply
+            question = next((q for q in answers if q in reply), None)
+            assert question, f"unexpected reply: {reply}"
+            reply, turn = chat(gateways[turn % 2], sender, answers[question]), turn + 1
+        assert re.search(r"GB\d{8}-\d{4}", reply), reply
+        assert turn >= 3  # the conversation alternated between the two processes
         # A policy answer from the knowledge base that both gateways read from PostgreSQL.
         assert "来源" in chat(gateways[1], f"{sender}-kb", "医保卡丢了怎么补办")
     finally:

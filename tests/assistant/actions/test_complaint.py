@@ -63,3 +63,13 @@ async def test_digits_answer_the_phone_question_whatever_the_intent(dispatcher) 
     tracker = make_tracker("12345", "goodbye", slots={"requested_slot": "complaint_phone"})
     assert await form.extract_complaint_phone(dispatcher, tracker, {}) == {"complaint_phone": "12345"}
     assert form.validate_complaint_phone("12345", dispatcher, tracker, {}) == {"complaint_phone": None}
+
+
+async def test_the_callers_number_is_the_contact_unless_another_is_given(dispatcher) -> None:
+    phoned = make_tracker("小区门口的路灯坏了", "file_complaint", metadata={"phone": "13700137000"})
+    assert await form.extract_complaint_phone(dispatcher, phoned, {}) == {"complaint_phone": "13700137000"}
+    other = make_tracker("打我手机13912345678", "file_complaint", metadata={"phone": "13700137000"},
+                         entities=[{"entity": "phone_number", "value": "13912345678"}])
+    assert await form.extract_complaint_phone(dispatcher, other, {}) == {"complaint_phone": "13912345678"}
+    web = make_tracker("小区门口的路灯坏了", "file_complaint", metadata={"phone": "sip:anonymous"})
+    assert await form.extract_complaint_phone(dispatcher, web, {}) == {}

@@ -1,4 +1,4 @@
-from conftest import make_tracker
+from conftest import make_tracker, render
 
 from assistant.actions.health import ActionSubmitHealthReport, ValidateHealthReportForm
 
@@ -36,5 +36,6 @@ async def test_symptoms_slot_is_skipped_without_symptoms(dispatcher) -> None:
 async def test_a_normal_report_is_acknowledged_without_a_ticket(dispatcher) -> None:
     tracker = make_tracker("没有", "deny", slots={"temperature": 36.5, "has_symptoms": False})
     events = await ActionSubmitHealthReport().run(dispatcher, tracker, {})
-    assert "36.5" in dispatcher.messages[-1]["text"] and "无不适症状" in dispatcher.messages[-1]["text"]
+    text = render(dispatcher.messages[-1])["text"]
+    assert "36.5" in text and "无不适症状" in text
     assert not any(e.get("name") == "last_ticket_id" for e in events)

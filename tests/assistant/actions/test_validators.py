@@ -37,6 +37,8 @@ def test_ticket_ids() -> None:
 
 @pytest.mark.parametrize("text, score", [
     ("五分", 5), ("给5星", 5), ("好评", 5), ("差评", 1), ("不满意", 2), ("满意", 4), ("一般般吧", 3), ("3", 3),
+    ("5 stars", 5), ("I'd give it 4 out of 5", 4), ("1 star", 1), ("Very satisfied", 5), ("not satisfied", 2),
+    ("terrible", 1),
 ])
 def test_ratings(text: str, score: int) -> None:
     assert parse_rating(text) == score
@@ -84,3 +86,18 @@ def test_an_unsure_lone_piece_is_not_a_place() -> None:
     pieces = [{"entity": "location", "value": "幸福路", "start": 0, "end": 3, "confidence_entity": 1.0},
               {"entity": "location", "value": "长安街交叉口", "start": 4, "end": 10, "confidence_entity": 0.52}]
     assert merge_locations(text, pieces, min_confidence=0.7) == "幸福路与长安街交叉口"
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("Yes", True), ("yes, submit it", True), ("OK", True), ("Sure!", True), ("go ahead", True),
+    ("No", False), ("no thanks", False), ("Nope", False), ("Cancel it", False), ("I don't", False),
+    ("I do not", False), ("Don’t", False),
+    ("now then", None), ("yesterday", None), ("Building 3", None), ("幸福小区", None),
+])
+def test_english_yes_and_no_words(text: str, answer: bool | None) -> None:
+    assert yes_or_no(text, None) is answer
+
+
+def test_declining_the_phone_in_english() -> None:
+    assert declines_phone("no phone") and declines_phone("I'd rather not") and declines_phone("Skip")
+    assert not declines_phone("my number is 13812345678")
