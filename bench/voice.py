@@ -140,13 +140,15 @@ def vosk_korean_rtf(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def bench_turn_latency(calls: tuple[int, ...] = (1, 20), engines: list[str] | None = None) -> dict[str, Any]:
+def bench_turn_latency(engines: list[str] | None = None) -> dict[str, Any]:
     """Telephony's part: turn latency over a real Asterisk, measured at the caller (``telephony.latency``).
 
     From the last voiced frame of the caller's request to the first voiced frame of the reply, with a
     stand-in gateway that answers at once (the assistant's own time is in the NLU bench), per engine
     ("vosk-ko" is real streaming Vosk with the Korean model from PyPI when no Mandarin Vosk model is
-    installed) at 1 and 20 simultaneous calls. Turns per call: 10 for one call, 2 each for 20.
+    installed): one call (10 turns); 20 calls dialled in the same second (a burst: every caller speaks
+    in the same few seconds, 2 turns each); 20 calls arriving 2 per second and then all in progress
+    (4 turns each, each call in its own phase of the conversation, as at a hotline).
     """
     from bench.report import percentile
     from speech import asr
@@ -157,12 +159,16 @@ def bench_turn_latency(calls: tuple[int, ...] = (1, 20), engines: list[str] | No
         engines += [name for name in asr.available() if name != "vosk"]
     rows = []
     for engine in engines:
-        runs = [(count, 10 if count == 1 else 2) for count in calls]
+        runs = [latency.Spec(1, 10), latency.Spec(20, 2), latency.Spec(20, 4, calls_per_s=2.0)]
         if engine == "whisper":  # RTF ~0.6 on two cores: 20 simultaneous calls would only measure a queue
-            runs = [(count, turns) for count, turns in runs if count == 1]
+            runs = runs[:1]
         for run in latency.run(engine, runs):
             values = run.latencies
-            rows.append({"engine": engine, "calls": run.calls, "turns": len(values), "failed_calls": run.failures,
+            rows.append({"engine": engine, "calls": run.calls,
+                         "arrival": "burst" if run.calls_per_s is None else f"{run.calls_per_s:g}/s",
+                         "turns": len(values), "failed_calls": run.failures,
+                         "in_progress_mean": round(sum(run.in_progress) / len(run.in_progress), 1)
+                         if run.in_progress else None,
                          "p50_s": round(percentile(values, 50), 2) if values else None,
                          "p95_s": round(percentile(values, 95), 2) if values else None,
                          "max_s": round(max(values), 2) if values else None,
@@ -177,18 +183,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data: dict[str, Any] = {}
     previous = RESULTS / "voice.json"
-    if args.part != "all" and previous.exists():  # running one part keeps the other part's last numbers
+    if (args.part != "all" or args.engine) and previous.exists():  # what is not re-measured keeps its last numbers
         data = {k: v for k, v in json.loads(previous.read_text()).items() if k in PART_KEYS}
     if args.part in ("all", "asr"):
-        data.update(bench_asr(args.engine))
+        measured = bench_asr(args.engine)
+        engines = {row["engine"] for row in measured["asr"]}
+        data["asr"] = [r for r in data.get("asr", []) if r["engine"] not in engines] + measured["asr"]
+        data["asr_skipped"] = {**data.get("asr_skipped", {}), **measured["asr_skipped"]}
         rows = [(f"{r['engine']} {r['sample_rate'] // 1000} kHz",
                  f"CER {'  n/a' if r['cer'] is None else format(r['cer'], '.3f')}   RTF {r['rtf']:.3f}")
                 for r in data["asr"]]
         rows += [(name, f"skipped: {why}") for name, why in data["asr_skipped"].items()]
         print(table(rows, f"ASR on {len(manifest()['clips'])} Mandarin clips (bench/data/voice)"))
     if args.part in ("all", "latency"):
-        data.update(bench_turn_latency())
-        print(f"turn latency: {data['turn_latency']}")
+        rows = bench_turn_latency(args.engine)["turn_latency"]
+        measured = {row["engine"] for row in rows}  # other engines keep their last rows
+        data["turn_latency"] = [r for r in data.get("turn_latency", []) if r["engine"] not in measured] + rows
+        rows = [(f"{r['engine']} {r['calls']} call(s), {r['arrival']}",
+                 f"p50 {r['p50_s']} s  p95 {r['p95_s']} s  max {r['max_s']} s  turns {r['turns']}  "
+                 f"in progress {r['in_progress_mean']}  failed calls {r['failed_calls']}")
+                for r in data["turn_latency"]]
+        print(table(rows, "Phone turn latency: end of caller speech → first reply frame"))
     print(f"written {write('voice', data)}")
     return 0
 

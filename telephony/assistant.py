@@ -7,10 +7,12 @@ and the gateway's 503 ("Rasa not ready / too slow") becomes the apology the call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+MAX_KEYPAD_CHOICES = 9  # keys 1–9; 0 is the hand-off key
 
 
 class AssistantUnavailable(RuntimeError):
@@ -18,29 +20,57 @@ class AssistantUnavailable(RuntimeError):
 
 
 @dataclass
+class Choice:
+    """A button of the reply: on the phone it becomes a key the caller can press."""
+
+    title: str
+    payload: str
+    key: str = ""
+
+
+def assign_keys(choices: list[Choice]) -> list[Choice]:
+    """Keys 1, 2, … in order, except when every title starts with its own digit (ratings: 5分 … 1分),
+    where pressing 5 must mean 5分, not the first button."""
+    leading = [c.title[0] for c in choices]
+    if all(d.isdigit() and d != "0" for d in leading) and len(set(leading)) == len(leading):
+        return [Choice(c.title, c.payload, d) for c, d in zip(choices, leading, strict=True)]
+    return [Choice(c.title, c.payload, str(i)) for i, c in enumerate(choices, 1)]
+
+
+@dataclass
 class Reply:
     texts: list[str]
     raw: Any = None
+    choices: list[Choice] = field(default_factory=list)
 
     @property
     def speech(self) -> str:
+        texts = [*self.texts, *([keypad_prompt(self.choices)] if self.choices else [])]
         return "".join(text if text.endswith(("。", "！", "？", ".", "!", "?")) else text + "。"
-                       for text in self.texts if text.strip())
+                       for text in texts if text.strip())
 
 
-def _texts(body: Any) -> list[str]:
-    """Sentences to speak from the gateway's reply (a list of bot messages, or {"messages": [...]})."""
+def keypad_prompt(choices: list[Choice]) -> str:
+    """Why keys and not "please say": one-syllable spoken answers are what phone ASR gets wrong most."""
+    return "，".join(f"{choice.title}请按{choice.key}" for choice in choices)
+
+
+def _parse(body: Any) -> tuple[list[str], list[Choice]]:
+    """Sentences to speak and the last message's buttons, from the gateway's reply (a list of bot
+    messages, or {"messages": [...]}). Only the last buttons count: they belong to the open question."""
     messages = body.get("messages", []) if isinstance(body, dict) else body
     texts: list[str] = []
+    choices: list[Choice] = []
     for message in messages if isinstance(messages, list) else []:
         if not isinstance(message, dict):
             continue
         if message.get("text"):
             texts.append(str(message["text"]))
-        titles = [str(b.get("title", "")) for b in message.get("buttons") or [] if isinstance(b, dict)]
-        if titles := [t for t in titles if t]:
-            texts.append("您可以说：" + "、".join(titles))
-    return texts
+        buttons = [Choice(str(b.get("title") or ""), str(b.get("payload") or b.get("title") or ""))
+                   for b in message.get("buttons") or [] if isinstance(b, dict)]
+        if buttons := [b for b in buttons if b.title and b.payload]:
+            choices = assign_keys(buttons[:MAX_KEYPAD_CHOICES])
+    return texts, choices
 
 
 class AssistantClient:
@@ -60,7 +90,8 @@ class AssistantClient:
             body = response.json()
         except ValueError:
             raise AssistantUnavailable("the gateway's reply is not JSON") from None
-        return Reply(_texts(body), body)
+        texts, choices = _parse(body)
+        return Reply(texts, body, choices)
 
     async def close(self) -> None:
         await self.client.aclose()

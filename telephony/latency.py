@@ -5,6 +5,11 @@ first voiced frame of the bot's reply reaching it: endpointing + recognition + t
 synthesis of the first sentence + Asterisk both ways. Calls run at the same time (``calls``), each
 saying the request ``turns`` times after the bot has finished speaking; speech starts are spread
 over ``stagger_s`` so 20 callers do not all stop talking in the same 20 ms.
+
+Two arrival patterns: a *burst* (every call dialled in the same second, so all callers hear the
+same greeting and speak in the same few seconds: the worst case) and *arrivals* at ``calls_per_s``
+(calls come in one after another, as they do at a hotline, and are then all in progress at once,
+each in its own phase of the conversation). Each turn also records how many calls were in progress.
 """
 
 from __future__ import annotations
@@ -32,21 +37,40 @@ class LatencyRun:
     latencies: list[float]
     failures: int
     prepare_s: float
+    calls_per_s: float | None = None  # None: a burst
+    in_progress: list[int] | None = None  # calls in progress at each turn
 
 
-def request_audio(text: str = REQUEST) -> bytes:
+@dataclass
+class Spec:
+    calls: int
+    turns: int
+    calls_per_s: float | None = None
+
+
+class InProgress:
+    """Calls connected and not yet hung up, sampled at each turn."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.samples: list[int] = []
+
+
+def request_audio(text: str = REQUEST, words_per_minute: int = 160) -> bytes:
     """A resident's spoken request: espeak-ng's Mandarin voice (the command line, independent of the
     product's TTS engine), resampled to the phone's 8 kHz."""
     from speech.audio import read_wav, resample
 
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "160", "-w", f"{tmp}/r.wav", text], check=True)
+        subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(words_per_minute), "-w", f"{tmp}/r.wav", text],
+                       check=True)
         return resample(read_wav(f"{tmp}/r.wav"), 8000).pcm
 
 
 async def _caller(phone: CallMedia, sipp: Sipp, index: int, pcm: bytes, turns: int, stagger_s: float,
-                  answer_timeout_s: float) -> list[float]:
-    await phone.connected(60)
+                  answer_timeout_s: float, active: InProgress) -> list[float]:
+    await phone.connected(120)
+    active.now += 1
     await phone.wait_voiced(0, 60)
     latencies = []
     try:
@@ -57,19 +81,23 @@ async def _caller(phone: CallMedia, sipp: Sipp, index: int, pcm: bytes, turns: i
             spoken_end = await phone.wait_sent()
             answered = await phone.wait_voiced(spoken_end, answer_timeout_s)
             latencies.append(answered - spoken_end)
+            active.samples.append(active.now)
     finally:
+        active.now -= 1
         sipp.hangup(index)
     return latencies
 
 
-async def measure(calls: int, turns: int, sip_port: int, stagger_s: float = 3.0,
-                  answer_timeout_s: float = 120.0) -> tuple[list[float], int]:
+async def measure(spec: Spec, sip_port: int, stagger_s: float = 3.0,
+                  answer_timeout_s: float = 120.0) -> tuple[list[float], int, list[int]]:
     pcm = request_audio()
-    phones = [await CallMedia.open() for _ in range(calls)]
-    sipp = Sipp(sip_port, phones, [f"1360000{i:04d}" for i in range(calls)], max_call_s=600)
+    phones = [await CallMedia.open() for _ in range(spec.calls)]
+    sipp = Sipp(sip_port, phones, [f"1360000{i:04d}" for i in range(spec.calls)], max_call_s=600,
+                calls_per_s=spec.calls_per_s)
+    active = InProgress()
     await sipp.start()
     try:
-        results = await asyncio.gather(*(_caller(p, sipp, i, pcm, turns, stagger_s, answer_timeout_s)
+        results = await asyncio.gather(*(_caller(p, sipp, i, pcm, spec.turns, stagger_s, answer_timeout_s, active)
                                          for i, p in enumerate(phones)), return_exceptions=True)
         await sipp.wait(120)
     finally:
@@ -78,11 +106,11 @@ async def measure(calls: int, turns: int, sip_port: int, stagger_s: float = 3.0,
             phone.close()
     latencies = [value for result in results if isinstance(result, list) for value in result]
     failures = sum(1 for result in results if isinstance(result, BaseException))
-    return latencies, failures
+    return latencies, failures, active.samples
 
 
-def run(engine: str, runs: list[tuple[int, int]]) -> list[LatencyRun]:
-    """Start Asterisk, the bot (``engine``) and a stand-in gateway on free ports; measure each (calls, turns)."""
+def run(engine: str, runs: list[Spec]) -> list[LatencyRun]:
+    """Start Asterisk, the bot (``engine``) and a stand-in gateway on free ports; measure each run."""
     data_dir = Path(tempfile.mkdtemp(prefix="govbot-latency-"))
     env = stack_env(data_dir)
     with settings.overrides(env):
@@ -95,9 +123,10 @@ def run(engine: str, runs: list[tuple[int, int]]) -> list[LatencyRun]:
             prepare_s = time.monotonic() - started
             sip_port = int(settings.section("telephony")["sip_port"])
             out = []
-            for calls, turns in runs:
-                latencies, failures = asyncio.run(measure(calls, turns, sip_port))
-                out.append(LatencyRun(engine, calls, latencies, failures, prepare_s))
+            for spec in runs:
+                latencies, failures, in_progress = asyncio.run(measure(spec, sip_port))
+                out.append(LatencyRun(engine, spec.calls, latencies, failures, prepare_s, spec.calls_per_s,
+                                      in_progress))
             return out
         finally:
             for proc in (bot, asterisk):

@@ -315,9 +315,10 @@ class Sipp:
     """
 
     def __init__(self, sip_port: int, media: list[CallMedia], callers: list[str], max_call_s: float = 120.0,
-                 service: str = "12345", sipp: str = "sipp") -> None:
+                 service: str = "12345", sipp: str = "sipp", calls_per_s: float | None = None) -> None:
         self.sip_port, self.media, self.callers = sip_port, media, callers
         self.max_call_s, self.service, self.sipp = max_call_s, service, sipp
+        self.calls_per_s = calls_per_s  # None: every call at once; else calls arrive at this rate
         self.folder = Path(tempfile.mkdtemp(prefix="govbot-sipp-"))
         self.token = f"govbot{random.randrange(1 << 30)}"
         self.local_port = free_udp_port()
@@ -332,8 +333,9 @@ class Sipp:
         lines = [f"{m.port};{self.service};{c};\n" for m, c in zip(self.media, self.callers, strict=True)]
         calls.write_text("SEQUENTIAL\n" + "".join(lines), encoding="ascii")
         count = len(self.media)
+        rate, period_ms = (count, 1000) if not self.calls_per_s else (1, max(1, round(1000 / self.calls_per_s)))
         argv = [self.sipp, f"127.0.0.1:{self.sip_port}", "-sf", str(scenario), "-inf", str(calls),
-                "-m", str(count), "-l", str(count), "-r", str(count), "-rp", "1000", "-i", "127.0.0.1",
+                "-m", str(count), "-l", str(count), "-r", str(rate), "-rp", str(period_ms), "-i", "127.0.0.1",
                 "-p", str(self.local_port), "-mp", str(free_udp_port()), "-cid_str", f"{self.token}-%u",
                 "-trace_err", "-error_file", str(self.folder / "errors.log"),
                 "-timeout", f"{int(self.max_call_s + 30)}s", "-timeout_error", "-nostdin"]

@@ -41,6 +41,7 @@ class StandInGateway:
     port: int
     received: list[dict] = field(default_factory=list)
     mode: str = "answer"  # answer | unavailable
+    buttons: list[dict] = field(default_factory=list)  # offered with every answer when set
     server: ThreadingHTTPServer | None = None
 
     @staticmethod
@@ -59,8 +60,9 @@ class StandInGateway:
                 if gateway.mode == "unavailable":
                     self._send(503, {"error": {"code": "assistant_unavailable", "message": "not ready"}})
                 else:
-                    self._send(200, {"messages": [{"recipient_id": body["sender"],
-                                                   "text": gateway.reply_for(body["message"])}]})
+                    message = {"recipient_id": body["sender"], "text": gateway.reply_for(body["message"])}
+                    self._send(200, {"messages": [{**message, "buttons": gateway.buttons} if gateway.buttons
+                                                  else message]})
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode()

@@ -21,7 +21,7 @@ from speech.normalize import normalize
 from telephony import audiosocket
 from telephony.ami import AmiClient
 from telephony.asr_pool import AsrPool
-from telephony.assistant import AssistantClient, AssistantUnavailable
+from telephony.assistant import AssistantClient, AssistantUnavailable, Choice
 from telephony.audiosocket import Kind, ProtocolError
 from telephony.calllog import CallLog
 from telephony.listener import Listener, Utterance
@@ -57,6 +57,7 @@ class CallSession:
         self.last_frame_at = time.monotonic()
         self.interrupted_prompt = ""
         self.phone_prompts: list[str] = []  # what the phone layer said on its own since the last turn
+        self.choices: list[Choice] = []  # the open question's buttons, one key each (1, 2, …)
         self.latencies: list[float] = []
 
     # -- the call ------------------------------------------------------------------------------
@@ -132,11 +133,19 @@ class CallSession:
         self.player.interrupt()
         if digit == self.conf.handoff_digit and not self.state.digits:
             await self.ask(self.conf.handoff_message, "dtmf", time.monotonic(), handoff=True)
+        elif (choice := self._choice(digit)) is not None:
+            await self.ask(choice.payload, "dtmf", time.monotonic(), choice=choice.title)
         elif digit == "#":
             await self._send_digits()
         elif digit.isdigit():
             self.state.digits += digit
             self.last_digit_at = time.monotonic()
+
+    def _choice(self, digit: str) -> Choice | None:
+        """A key answering the open question's buttons, unless the caller is typing a number."""
+        if self.state.digits:
+            return None
+        return next((choice for choice in self.choices if choice.key == digit), None)
 
     async def _send_digits(self) -> None:
         digits, self.state.digits = self.state.digits, ""
@@ -157,9 +166,10 @@ class CallSession:
         """Send one turn to the assistant and speak its reply (an apology if it cannot answer)."""
         metadata = self.metadata(source, **extra)
         self.interrupted_prompt = ""
+        self.choices = []
         try:
             reply = await self.bot.assistant.send(f"phone-{self.state.call_id}", message, metadata)
-            text = reply.speech
+            text, self.choices = reply.speech, reply.choices
         except AssistantUnavailable as exc:
             log.warning("call %s: assistant unavailable: %s", self.state.call_id, exc)
             self.record("event", "assistant_unavailable", error=str(exc)[:200])

@@ -28,6 +28,10 @@ WHISPER_RATE = 16_000
 PRE_ROLL_S = 0.3          # audio kept from before the detected speech start (onsets are quiet)
 NO_SPEECH_MAX = 0.6       # segments Whisper itself thinks are silence are dropped (avoids hallucinations)
 PROMPT_ECHO_MIN = 3       # a copied piece of the prompt at least this long is an echo, not speech
+# Mandarin speech is at most ~6 characters (≈ tokens) a second. Poorly heard audio can send greedy decoding
+# into a loop (求求求…) that runs to Whisper's 448-token limit and took 7–18 s here; this caps it.
+MAX_TOKENS_PER_S = 8
+MIN_TOKENS = 16
 
 
 class WhisperEngine(AsrEngine):
@@ -35,10 +39,11 @@ class WhisperEngine(AsrEngine):
 
     def __init__(self, model_dir: str | Path, endpoint: EndpointConfig, compute_type: str = "int8",
                  cpu_threads: int = 1, workers: int = 1, beam_size: int = 1, initial_prompt: str = "",
-                 pad_s: float = 0.0) -> None:
+                 pad_s: float = 0.0, temperatures: tuple[float, ...] = (0.0,)) -> None:
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type,
                                   cpu_threads=cpu_threads, num_workers=workers)
         self.endpoint, self.beam_size, self.initial_prompt = endpoint, beam_size, initial_prompt
+        self.temperatures = list(temperatures)
         self.pad = np.zeros(int(pad_s * WHISPER_RATE), dtype=np.float32)
 
     @classmethod
@@ -47,7 +52,8 @@ class WhisperEngine(AsrEngine):
 
         return cls(resolve_path(conf["whisper_model_dir"]), EndpointConfig.from_settings(conf),
                    conf["whisper_compute_type"], int(conf["whisper_cpu_threads"]), int(conf["asr_workers"]),
-                   int(conf["whisper_beam_size"]), conf["whisper_initial_prompt"], float(conf["whisper_pad_s"]))
+                   int(conf["whisper_beam_size"]), conf["whisper_initial_prompt"], float(conf["whisper_pad_s"]),
+                   tuple(float(t) for t in conf["whisper_temperatures"]))
 
     def recognizer(self, sample_rate: int, phrases: list[str] | None = None) -> StreamingRecognizer:
         # Whisper cannot be constrained to a phrase list; callers needing that use vosk or DTMF.
@@ -66,7 +72,8 @@ class WhisperEngine(AsrEngine):
         segments, _info = self.model.transcribe(
             waveform, language="zh", task="transcribe", beam_size=self.beam_size,
             initial_prompt=self.initial_prompt or None, condition_on_previous_text=False,
-            without_timestamps=True, vad_filter=False)
+            without_timestamps=True, vad_filter=False, temperature=self.temperatures,
+            max_new_tokens=MIN_TOKENS + int(audio.seconds * MAX_TOKENS_PER_S))
         kept = [s for s in segments if s.no_speech_prob < NO_SPEECH_MAX]
         text = self._drop_prompt_echo(to_simplified("".join(s.text.strip() for s in kept)))
         confidence = math.exp(sum(s.avg_logprob for s in kept) / len(kept)) if kept else None

@@ -18,7 +18,7 @@ import pytest
 from common import settings
 from speech.base import AsrEngine, Audio, StreamingRecognizer, Transcript, TtsEngine
 from telephony import audiosocket, calllog
-from telephony.assistant import AssistantClient
+from telephony.assistant import AssistantClient, Choice, assign_keys, keypad_prompt
 from telephony.audiosocket import FRAME_BYTES, Kind
 from telephony.state import CallSettings
 from telephony.teststack import StandInGateway, free_port
@@ -183,6 +183,34 @@ async def test_key_0_asks_for_a_person_and_digits_are_sent_as_a_number(bot) -> N
     await asyncio.sleep(1.0)  # dtmf_digit_timeout_s = 0.5: the number goes without '#'
     assert bot.gateway.received[-1]["message"] == "123"
     await caller.hang_up()
+
+
+async def test_buttons_become_keys_and_a_key_answers_with_the_buttons_payload(bot) -> None:
+    bot.gateway.buttons = [{"title": "确认", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}]
+    caller = await Caller.dial(bot.port)
+    await caller.until_quiet()
+    await caller.send(LOUD, 25)
+    await caller.send(QUIET, 30)
+    await caller.until_quiet()
+    spoken = [t["text"] for t in log_of(bot) if t["who"] == "bot"]
+    assert spoken[-1].endswith("确认请按1，取消请按2。"), spoken
+    caller.key("9")  # not one of the choices: typed digits, sent as a number after the pause
+    await asyncio.sleep(0.8)
+    assert bot.gateway.received[-1]["message"] == "9"
+    await caller.until_quiet()
+    caller.key("2")
+    await asyncio.sleep(0.3)  # no pause for more digits: a choice goes at once
+    assert bot.gateway.received[-1]["message"] == "/deny"
+    assert bot.gateway.received[-1]["metadata"]["call"] == {**bot.gateway.received[-1]["metadata"]["call"],
+                                                            "input": "dtmf", "choice": "取消"}
+    await caller.hang_up()
+
+
+def test_rating_buttons_keep_their_own_digits() -> None:
+    ratings = assign_keys([Choice(f"{n}分", f"{n}分") for n in (5, 4, 3, 2, 1)])
+    assert keypad_prompt(ratings) == "5分请按5，4分请按4，3分请按3，2分请按2，1分请按1"
+    mixed = assign_keys([Choice("确认提交", "/affirm"), Choice("2号楼", "2号楼"), Choice("取消", "/deny")])
+    assert [c.key for c in mixed] == ["1", "2", "3"]
 
 
 async def test_silence_gets_a_reprompt_then_a_goodbye_and_the_bot_hangs_up(bot) -> None:
