@@ -71,9 +71,9 @@ async def _caller(phone: CallMedia, sipp: Sipp, index: int, pcm: bytes, turns: i
                   answer_timeout_s: float, active: InProgress) -> list[float]:
     await phone.connected(120)
     active.now += 1
-    await phone.wait_voiced(0, 60)
     latencies = []
     try:
+        await phone.wait_voiced(0, 60)
         for _ in range(turns):
             await phone.wait_quiet(0.8, 120)
             await asyncio.sleep(random.uniform(0, stagger_s))

@@ -28,9 +28,9 @@ WHISPER_RATE = 16_000
 PRE_ROLL_S = 0.3          # audio kept from before the detected speech start (onsets are quiet)
 NO_SPEECH_MAX = 0.6       # segments Whisper itself thinks are silence are dropped (avoids hallucinations)
 PROMPT_ECHO_MIN = 3       # a copied piece of the prompt at least this long is an echo, not speech
-# Mandarin speech is at most ~6 characters (≈ tokens) a second. Poorly heard audio can send greedy decoding
-# into a loop (求求求…) that runs to Whisper's 448-token limit and took 7–18 s here; this caps it.
-MAX_TOKENS_PER_S = 8
+# Mandarin speech is at most ~6 characters a second, ~1.5 Whisper tokens each. Poorly heard audio can send
+# greedy decoding into a loop (求求求…) that runs to Whisper's 448-token limit and took 7–18 s here; this caps it.
+MAX_TOKENS_PER_S = 15
 MIN_TOKENS = 16
 
 
