@@ -176,6 +176,12 @@ def bench_turn_latency(engines: list[str] | None = None) -> dict[str, Any]:
     return {"turn_latency": rows}
 
 
+def merge_by_engine(previous: list[dict[str, Any]], measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The new rows, plus the last rows of the engines not measured this time."""
+    engines = {row["engine"] for row in measured}
+    return [row for row in previous if row["engine"] not in engines] + measured
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.voice", description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["all", "asr", "latency"], default="all")
@@ -187,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {k: v for k, v in json.loads(previous.read_text()).items() if k in PART_KEYS}
     if args.part in ("all", "asr"):
         measured = bench_asr(args.engine)
-        engines = {row["engine"] for row in measured["asr"]}
-        data["asr"] = [r for r in data.get("asr", []) if r["engine"] not in engines] + measured["asr"]
+        data["asr"] = merge_by_engine(data.get("asr", []), measured["asr"])
         data["asr_skipped"] = {**data.get("asr_skipped", {}), **measured["asr_skipped"]}
         rows = [(f"{r['engine']} {r['sample_rate'] // 1000} kHz",
                  f"CER {'  n/a' if r['cer'] is None else format(r['cer'], '.3f')}   RTF {r['rtf']:.3f}")
@@ -196,9 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += [(name, f"skipped: {why}") for name, why in data["asr_skipped"].items()]
         print(table(rows, f"ASR on {len(manifest()['clips'])} Mandarin clips (bench/data/voice)"))
     if args.part in ("all", "latency"):
-        rows = bench_turn_latency(args.engine)["turn_latency"]
-        measured = {row["engine"] for row in rows}  # other engines keep their last rows
-        data["turn_latency"] = [r for r in data.get("turn_latency", []) if r["engine"] not in measured] + rows
+        data["turn_latency"] = merge_by_engine(data.get("turn_latency", []),
+                                               bench_turn_latency(args.engine)["turn_latency"])
         rows = [(f"{r['engine']} {r['calls']} call(s), {r['arrival']}",
                  f"p50 {r['p50_s']} s  p95 {r['p95_s']} s  max {r['max_s']} s  turns {r['turns']}  "
                  f"in progress {r['in_progress_mean']}  failed calls {r['failed_calls']}")

@@ -21,6 +21,7 @@ from assistant.actions.validators import (
     declines_phone,
     mask_phone,
     message_intent,
+    message_metadata,
     message_text,
     place_mentioned,
     yes_or_no,
@@ -58,8 +59,7 @@ def _entity(tracker: Tracker, name: str) -> str | None:
 def known_phone(tracker: Tracker) -> str | None:
     """The number the channel already knows (a caller's number on the phone, a bound account's number):
     residents on the phone should not have to say eleven digits; the read-back before submitting shows it."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    return clean_phone(str(metadata.get("phone") or "")) if isinstance(metadata, dict) else None
+    return clean_phone(str(message_metadata(tracker).get("phone") or ""))
 
 
 class ValidateComplaintForm(FormValidationAction):

@@ -15,7 +15,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from assistant.actions.tickets import submit_ticket
-from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, message_intent, message_text, yes_or_no
+from assistant.actions.validators import (
+    NOT_AN_ANSWER_INTENTS,
+    message_intent,
+    message_metadata,
+    message_text,
+    yes_or_no,
+)
 from common import settings
 from common.zh_numbers import parse_temperature
 
@@ -100,7 +106,7 @@ class ActionSubmitHealthReport(Action):
             dispatcher.utter_message(response="utter_health_followup_symptoms", celsius=celsius, symptoms=symptoms)
         else:
             dispatcher.utter_message(response="utter_health_followup", celsius=celsius)
-        metadata = tracker.latest_message.get("metadata") or {}
+        metadata = message_metadata(tracker)
         events += submit_ticket(
             dispatcher, tracker, service_code=conf.get("health_service_code", "public_health"),
             description=f"居家健康监测异常：{summary}", address_string=metadata.get("address") or "居家观察对象住址",

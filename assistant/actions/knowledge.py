@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.clients import BackendUnavailable, kb_search
-from assistant.actions.validators import message_text
+from assistant.actions.validators import message_metadata, message_text
 
 
 def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, offer_menu: bool) -> list[dict[str, Any]]:
@@ -71,7 +71,7 @@ class ActionFileConsultation(Action):
         from assistant.actions.tickets import submit_ticket
 
         question = tracker.get_slot("complaint_description") or ""
-        metadata = tracker.latest_message.get("metadata") or {}
+        metadata = message_metadata(tracker)
         events = submit_ticket(
             dispatcher, tracker, service_code="consultation", description=f"政策咨询：{question}",
             address_string=metadata.get("address") or "线上咨询", phone=metadata.get("phone"),

@@ -22,7 +22,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant.actions.validators import message_text
+from assistant.actions.validators import message_metadata, message_text
 
 ZH, EN = "zh", "en"
 DEFAULT = ZH
@@ -82,5 +82,5 @@ class ActionDetectLanguage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         previous = tracker.get_slot(SLOT)
-        language = choose_language(message_text(tracker), tracker.latest_message.get("metadata"), previous)
+        language = choose_language(message_text(tracker), message_metadata(tracker), previous)
         return [] if language == previous else [SlotSet(SLOT, language)]

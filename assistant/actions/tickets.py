@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.actions.clients import outbox
 from assistant.actions.language import reply_language
-from assistant.actions.validators import find_ticket_id, message_text, parse_rating
+from assistant.actions.validators import find_ticket_id, message_metadata, message_text, parse_rating
 
 log = logging.getLogger(__name__)
 # A case summary has optional parts (notes, deadline…), which a response template cannot leave out, so
@@ -56,7 +56,7 @@ def submit_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, *, service
     """File one ticket and tell the resident its number and promised time; returns slot events."""
     from dispatch.outbox import TicketDraft
 
-    metadata = tracker.latest_message.get("metadata") or {}
+    metadata = message_metadata(tracker)
     lat, long = coordinates or (metadata.get("lat"), metadata.get("long"))
     draft = TicketDraft(
         service_code=service_code, description=description[:4000], address_string=address_string,
@@ -113,7 +113,7 @@ class ActionCheckTicket(Action):
                 # The case's own data (notes written by staff), already in the conversation's language.
                 dispatcher.utter_message(text=describe(case, reply_language(tracker)))
                 return [SlotSet("last_ticket_id", reference)]
-            metadata = tracker.latest_message.get("metadata") or {}
+            metadata = message_metadata(tracker)
             cases = outbox().cases_for(sender_id=tracker.sender_id, phone=metadata.get("phone"))
         except Exception:
             log.exception("ticket lookup failed")

@@ -38,6 +38,12 @@ def message_intent(tracker: Any) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
+def message_metadata(tracker: Any) -> dict[str, Any]:
+    """The channel's facts about the latest message (``phone``, ``lang``, ``call``…); {} when there are none."""
+    metadata = tracker.latest_message.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def clean_phone(text: str) -> str | None:
     """A dialable number from what the resident typed or said, or None if it is not one.
 

@@ -11,7 +11,6 @@ one by one instead.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -22,22 +21,17 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-
-@lru_cache(maxsize=1)
-def _converter() -> Any:  # opencc_purepy.OpenCC; loading its dictionaries takes a moment, so once
-    from opencc_purepy import OpenCC
-
-    return OpenCC("t2s")
+from speech.normalize import to_simplified as convert  # the converter transcripts already go through
 
 
 def to_simplified(text: str) -> str:
     """Simplified text of the same length as ``text`` (Simplified input comes back unchanged)."""
     if not text or text.isascii():
         return text
-    converted = _converter().convert(text)
+    converted = convert(text)
     if len(converted) == len(text):
         return converted
-    singles = [_converter().convert(ch) for ch in text]
+    singles = [convert(ch) for ch in text]
     return "".join(new if len(new) == 1 else old for old, new in zip(text, singles, strict=True))
 
 
