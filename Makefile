@@ -8,12 +8,12 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help run test install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice clean
+.PHONY: help run test install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions clean
 
 help:
 	@echo "make run   - install what is missing, train if needed, start every service"
 	@echo "make test  - install and run the whole test suite"
-	@echo "steps: install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice"
+	@echo "steps: install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions"
 
 run: install models asterisk train seed
 	@$(APP_PY) -m ops.supervisor
@@ -43,10 +43,10 @@ lint: install
 lock:
 	@ops/lock.sh
 
-nlu-cv: install  # NLU_CV_ARGS=--intents-only skips DIET (entities): ~5 min instead of ~1 h
+nlu-cv: install  # NLU_CV_ARGS="--folds 10" for more folds
 	@$(APP_PY) -m ops.model cross-validate $(NLU_CV_ARGS)
 
-bench: bench-nlu bench-kb bench-dispatch bench-voice
+bench: bench-nlu bench-kb bench-dispatch bench-voice bench-actions
 
 bench-nlu: train
 	@$(APP_PY) -m bench.nlu
@@ -56,6 +56,9 @@ bench-kb: install
 
 bench-dispatch: install
 	@$(APP_PY) -m bench.dispatch
+
+bench-actions: install  # other residents' turn latency while the dispatch backend answers after 3 s
+	@$(APP_PY) -m bench.actions_slow_backend
 
 bench-voice: install models asterisk
 	@$(APP_PY) -m bench.voice

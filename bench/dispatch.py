@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,18 +29,13 @@ from typing import Any
 import httpx
 
 from bench.report import RESULTS, percentile, table, write
+from common.net import free_port
 from common.services import APP_PYTHON
 from common.settings import ROOT
 
 PG_URL = "postgresql+psycopg://127.0.0.1/test"
 READY_TIMEOUT_S = 30.0
 API_KEY = "bench-api-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServerProcess:

@@ -10,6 +10,8 @@ cores would take many minutes and says nothing about search speed, so the synthe
 the seed's vectors with noise and the seed's texts with varied prefixes; the report gives the
 measured embedding throughput so the cost of a real full re-embedding can be read off.
 Goals (issue #3): top-1 >= 0.95, top-3 >= 0.99, off-topic answered <= 5 %, p50 <= 20 ms at 100k.
+Near misses (issue 10, ``bench/kb_nearmiss.py``): the dev set with its misses, the blind set as
+aggregate rates only; ``--skip-blind`` while tuning.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ import numpy as np
 import yaml
 
 from bench.report import percentile, table, write
-from knowledge_base import calibration, curation, files
+from knowledge_base import calibration, curation, files, outcome
 from knowledge_base.config import KbConfig
 from knowledge_base.entry import Entry
-from knowledge_base.index import Index
+from knowledge_base.index import Candidate, Index
 from knowledge_base.search import SearchService
 from knowledge_base.store import Store
+from knowledge_base.verifier import Verdict
 
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "kb_eval.yaml"
 DISTRICTS = ["东城区", "西城区", "南山区", "北湖区", "高新区", "滨江区", "经开区", "新城区", "老城区", "临港新区"]
@@ -72,22 +75,31 @@ def seeded_service(workdir: Path, config: KbConfig | None = None) -> SearchServi
 @dataclasses.dataclass
 class Observation:
     item: Item
-    ranked: list[str]
+    ranked: list[str]                 # entry ids, after the verifier moved declined ones last
     features: calibration.Features | None
     ms: float
+    candidates: list[Candidate] = dataclasses.field(default_factory=list, repr=False)
+    verdicts: list[Verdict] = dataclasses.field(default_factory=list, repr=False)
+
+    def outcome(self, t: calibration.Thresholds, clarify_max: int) -> str:
+        """The outcome the search service would give with thresholds ``t`` (verifier included)."""
+        return outcome.decide(self.features, self.candidates, self.verdicts, t, 3, clarify_max).outcome
 
 
 def observe(service: SearchService, items: list[Item]) -> list[Observation]:
-    """Rank every query once (timed end to end); outcomes are decided later for any thresholds."""
+    """Rank and verify every query once (timed end to end); outcomes are decided later for any thresholds."""
     out = []
+    reviewed = max(3, service.config.clarify_max)
     for item in items:
         started = time.perf_counter()
         vector = service.embedder.embed([item.query])[0]
-        hits = service.index.search(item.query, vector, max(3, service.config.clarify_max))
+        hits = service.index.search(item.query, vector, reviewed)
         features = calibration.Features.of(hits)
-        calibration.decide(features, service.thresholds)
+        verdicts = outcome.review(service.verifier, item.query, hits.candidates, reviewed)
+        outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max)
         ms = (time.perf_counter() - started) * 1000
-        out.append(Observation(item, [c.entry.id for c in hits.candidates], features, ms))
+        ranked = [c.entry.id for c in outcome.reranked(hits.candidates, verdicts)]
+        out.append(Observation(item, ranked, features, ms, hits.candidates, verdicts))
     return out
 
 
@@ -99,21 +111,21 @@ def score(observations: list[Observation], t: calibration.Thresholds, clarify_ma
     off = dict.fromkeys(("answer", "clarify", "none"), 0)
     misses = []
     for o in in_domain:
-        outcome = calibration.decide(o.features, t)
+        got = o.outcome(t, clarify_max)
         right_top = bool(o.ranked) and o.ranked[0] == o.item.expected
-        if outcome == "answer":
+        if got == "answer":
             counts["answer_right" if right_top else "answer_wrong"] += 1
-        elif outcome == "clarify":
+        elif got == "clarify":
             counts["clarify_right" if o.item.expected in o.ranked[:clarify_max] else "clarify_wrong"] += 1
         else:
             counts["none"] += 1
-        if not right_top or outcome != "answer":
-            misses.append(f"{o.item.style:10} {outcome:7} want {o.item.expected:8} got {o.ranked[:3]} {o.item.query}")
+        if not right_top or got != "answer":
+            misses.append(f"{o.item.style:10} {got:7} want {o.item.expected:8} got {o.ranked[:3]} {o.item.query}")
     for o in offtopic:
-        outcome = calibration.decide(o.features, t)
-        off[outcome] += 1
-        if outcome != "none":
-            misses.append(f"offtopic   {outcome:7} got {o.ranked[:1]} {o.item.query}")
+        got = o.outcome(t, clarify_max)
+        off[got] += 1
+        if got != "none":
+            misses.append(f"offtopic   {got:7} got {o.ranked[:1]} {o.item.query}")
     n_in, n_off = max(len(in_domain), 1), max(len(offtopic), 1)
     by_style = {}
     for style, group in itertools.groupby(sorted(in_domain, key=lambda o: o.item.style), key=lambda o: o.item.style):
@@ -197,7 +209,10 @@ def latency(service: SearchService, index: Index, items: list[Item], repeat: int
         for item in items:
             started = time.perf_counter()
             vector = service.embedder.embed([item.query])[0]
-            calibration.decide(calibration.Features.of(index.search(item.query, vector, 3)), service.thresholds)
+            hits = index.search(item.query, vector, 3)
+            verdicts = outcome.review(service.verifier, item.query, hits.candidates, 3)
+            outcome.decide(calibration.Features.of(hits), hits.candidates, verdicts, service.thresholds, 3,
+                           service.config.clarify_max)
             timings.append((time.perf_counter() - started) * 1000)
     return timings
 
@@ -212,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true", help="fit thresholds on the calibration split")
     parser.add_argument("--embedder", help="override [knowledge_base] embedder")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--skip-blind", action="store_true",
+                        help="leave out the blind near-miss set (while tuning: it is run once, at the end)")
     args = parser.parse_args(argv)
     config = KbConfig.load(embedder=args.embedder)
     rng = np.random.default_rng(7)
@@ -234,13 +251,21 @@ def main(argv: list[str] | None = None) -> int:
                         "Fitted on the calibration split: copy into settings.toml [knowledge_base]"))
             return 0
 
+        from bench import kb_nearmiss  # imports this module: loaded here, not at the top
+
         observations = observe(service, load_items("evaluation"))
         result = score(observations, service.thresholds, config.clarify_max)
+        dev = kb_nearmiss.evaluate(service, kb_nearmiss.DEV_FILE, with_misses=True)
+        blind = None
+        if not args.skip_blind and kb_nearmiss.BLIND_FILE.exists():
+            blind = kb_nearmiss.evaluate(service, kb_nearmiss.BLIND_FILE, with_misses=False)
         seed_ms = [o.ms for o in observations] + latency(service, service.index, load_items("evaluation"), 2)
         results: dict[str, Any] = {
             "embedder": service.embedder.name, "entries": len(service.index), "indexed_texts": texts,
             "thresholds": dataclasses.asdict(service.thresholds), "keyword_weight": config.keyword_weight,
+            "verifier": service.verifier is not None,
             **{k: v for k, v in result.items() if k != "misses"},
+            "nearmiss_dev": {k: v for k, v in dev.items() if k != "misses"}, "nearmiss_blind": blind,
             "seed_p50_ms": percentile(seed_ms, 50), "seed_p95_ms": percentile(seed_ms, 95),
             "seed_build_s": seed_build_s, "embed_texts_per_s": embed_per_s,
             "seed_index_mb": service.index.nbytes / 2**20, "rss_after_seed_mb": rss_mb(),
@@ -279,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             ("off-topic rejected (none)", results["offtopic_rejection"]),
             ("off-topic answered (goal <= 0.05)", results["offtopic_answered"]),
             ("wrong-answer rate (all queries)", results["wrong_answer_rate"]),
+            *kb_nearmiss.rows("dev", dev),
+            *(kb_nearmiss.rows("blind", blind) if blind else [("blind near-miss set", "not run")]),
             ("seed latency p50 ms", results["seed_p50_ms"]), ("seed latency p95 ms", results["seed_p95_ms"]),
             ("seed index build s (embeds all)", results["seed_build_s"]),
             ("embedding throughput texts/s", results["embed_texts_per_s"]),
@@ -299,9 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("load average (1/5/15 min)", " / ".join(f"{v:.1f}" for v in results["load_average"])))
     print(table(rows, "Knowledge-base benchmark (evaluation split)"))
     if args.show_misses:
-        for line in result["misses"]:
+        for line in result["misses"] + dev["misses"]:
             print("  ", line)
     results["misses"] = result["misses"]
+    results["nearmiss_dev_misses"] = dev["misses"]
     print(f"written: {write('kb', results)}")
     return 0
 

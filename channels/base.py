@@ -12,12 +12,17 @@ from sanic import Blueprint
 
 @dataclass
 class UserMessage:
-    """What a resident said, on which channel, with channel facts (phone, place, caller id)."""
+    """What a resident said, on which channel, with channel facts (phone, place, caller id).
+
+    ``client`` names the trusted client that vouches for the sender and its identity metadata
+    (gateway/identity.py); None for a resident's own session, whose identity metadata the gateway drops.
+    """
 
     sender: str
     text: str
     channel: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    client: str | None = None
 
 
 @dataclass

@@ -1,25 +1,24 @@
-"""The REST channel: ``POST /api/chat`` for web pages, mini-programs and the terminal chat."""
+"""The REST channel: ``POST /api/chat`` for web pages, mini-programs, the terminal chat and the voice bot.
+
+Who is talking is decided by the gateway's identity gate (gateway/identity.py), not by the body: a
+resident's session (cookie or Bearer; issued on first contact) or a trusted client's credential.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sanic import Blueprint, Request, response
+from sanic import Blueprint, Request
 
 from channels.base import InputChannel, OnNewMessage, UserMessage
 from common.web import ApiError, json_body
+from gateway.identity import gate_for
 
-MAX_SENDER_CHARS = 128
 MAX_CHANNEL_CHARS = 32
 
 
-def parse_chat_request(data: dict[str, Any], max_chars: int) -> tuple[str, str, dict[str, Any]]:
-    """Validate ``{sender, message, metadata?}``; every problem names its field."""
-    sender = data.get("sender")
-    if not isinstance(sender, str) or not sender.strip():
-        raise ApiError(400, "missing_field", "缺少 sender（会话标识）", "sender")
-    if len(sender) > MAX_SENDER_CHARS:
-        raise ApiError(400, "too_long", f"sender 不能超过 {MAX_SENDER_CHARS} 个字符", "sender")
+def parse_chat_request(data: dict[str, Any], max_chars: int) -> tuple[str, dict[str, Any]]:
+    """Validate ``{message, metadata?}`` (``sender`` is the identity gate's); every problem names its field."""
     message = data.get("message")
     if not isinstance(message, str):
         raise ApiError(400, "missing_field", "缺少 message（消息内容）", "message")
@@ -30,7 +29,7 @@ def parse_chat_request(data: dict[str, Any], max_chars: int) -> tuple[str, str, 
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ApiError(400, "invalid_value", "metadata 须为 JSON 对象", "metadata")
-    return sender.strip(), message.strip(), metadata
+    return message.strip(), metadata
 
 
 class RestInput(InputChannel):
@@ -50,10 +49,15 @@ class RestInput(InputChannel):
 
         @bp.post("/api/chat")
         async def chat(request: Request):
-            sender, text, metadata = parse_chat_request(json_body(request), self.max_chars)
-            # Clients behind this API may name their own channel (the voice bot says "phone").
-            channel = str(metadata.get("channel") or self.name())[:MAX_CHANNEL_CHARS]
-            replies = await on_new_message(UserMessage(sender, text, channel, metadata))
-            return response.json({"messages": [reply.to_json() for reply in replies]}, ensure_ascii=False)
+            data = json_body(request)
+            gate = gate_for(request.app)
+            identity = gate.resolve(request, data.get("sender"))
+            text, metadata = parse_chat_request(data, self.max_chars)
+            # Only a trusted client may name the channel (the voice bot says "phone"); it defaults to its name.
+            channel = self.name()
+            if identity.client is not None:
+                channel = str(metadata.get("channel") or identity.client)[:MAX_CHANNEL_CHARS]
+            replies = await on_new_message(UserMessage(identity.sender, text, channel, metadata, identity.client))
+            return gate.reply({"messages": [reply.to_json() for reply in replies]}, identity)
 
         return bp

@@ -1,8 +1,9 @@
 """The voice-message channel: ``POST /api/voice`` for web pages and mini-programs that record audio.
 
-A recording (multipart field ``audio``: WAV, OGG or WebM, plus ``sender`` and optional ``metadata``
-JSON) is decoded, checked, transcribed, passed to the assistant like a typed message, and the reply
-comes back as JSON with a spoken version at ``audio_url``. Why a thread pool: decoding, recognition
+A recording (multipart field ``audio``: WAV, OGG or WebM, optional ``metadata`` JSON; the resident's
+session or a client credential as for ``/api/chat``, see gateway/identity.py) is decoded, checked,
+transcribed, passed to the assistant like a typed message, and the reply comes back as JSON (with
+``sender`` and ``session``) with a spoken version at ``audio_url``. Why a thread pool: decoding, recognition
 (~0.6 × the recording's length) and synthesis are CPU work that must never block the gateway's
 event loop, which is serving every other resident meanwhile.
 """
@@ -22,9 +23,9 @@ from typing import Any
 from sanic import Blueprint, Request, response
 
 from channels.base import BotMessage, InputChannel, OnNewMessage, UserMessage
-from channels.rest import MAX_SENDER_CHARS
 from common import settings
 from common.web import ApiError
+from gateway.identity import Identity, gate_for
 from speech import asr, tts
 from speech.audio import AudioError, Limits, decode, to_wav, validate
 from speech.normalize import normalize
@@ -91,7 +92,7 @@ class VoiceInput(InputChannel):
             except FileNotFoundError:  # removed by a concurrent request
                 pass
 
-    def _parse_form(self, request: Request) -> tuple[str, dict[str, Any], bytes]:
+    def _parse_form(self, request: Request) -> tuple[Identity, dict[str, Any], bytes]:
         content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "multipart/form-data":
             raise ApiError(415, "unsupported_media_type", "请以 multipart/form-data 上传录音（字段 audio）",
@@ -101,11 +102,7 @@ class VoiceInput(InputChannel):
             raise ApiError(400, "missing_field", "缺少录音文件（字段 audio）", "audio")
         if len(upload.body) > self.max_bytes:
             raise ApiError(413, "too_large", f"录音文件不能超过 {self.max_bytes // 1_000_000} MB", "audio")
-        sender = (request.form.get("sender") or "").strip()
-        if not sender:
-            raise ApiError(400, "missing_field", "缺少 sender（会话标识）", "sender")
-        if len(sender) > MAX_SENDER_CHARS:
-            raise ApiError(400, "too_long", f"sender 不能超过 {MAX_SENDER_CHARS} 个字符", "sender")
+        identity = gate_for(request.app).resolve(request, request.form.get("sender"))
         metadata: Any = {}
         if raw := request.form.get("metadata"):
             try:
@@ -114,14 +111,14 @@ class VoiceInput(InputChannel):
                 metadata = None
             if not isinstance(metadata, dict):
                 raise ApiError(400, "invalid_value", "metadata 须为 JSON 对象", "metadata")
-        return sender, metadata, upload.body
+        return identity, metadata, upload.body
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         bp = Blueprint("voice_channel")
 
         @bp.post("/api/voice")
         async def voice(request: Request):
-            sender, metadata, data = self._parse_form(request)
+            identity, metadata, data = self._parse_form(request)
             try:
                 transcript, seconds = await self._run(self._transcribe, data)
             except AudioError as exc:
@@ -132,17 +129,18 @@ class VoiceInput(InputChannel):
             if not transcript:
                 raise ApiError(422, "no_speech", "没有听清您说的话，请再说一次。", "audio")
             metadata = {**metadata, "input": "voice", "audio_seconds": round(seconds, 2)}
-            replies = await on_new_message(UserMessage(sender, transcript, self.name(), metadata))
+            replies = await on_new_message(UserMessage(identity.sender, transcript, self.name(), metadata,
+                                                       identity.client))
             try:
                 name = await self._run(self._speak, spoken_text(replies))
             except Exception:  # the text answer still helps; the resident just gets no audio
                 log.exception("voice: synthesis failed")
                 name = None
-            return response.json({
+            return gate_for(request.app).reply({
                 "transcript": transcript,
                 "messages": [reply.to_json() for reply in replies],
                 "audio_url": f"/api/voice/audio/{name}" if name else None,
-            }, ensure_ascii=False)
+            }, identity)
 
         @bp.get("/api/voice/audio/<name:str>")
         async def audio(_request: Request, name: str):

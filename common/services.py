@@ -6,6 +6,9 @@ Each package that runs a process has a ``service.py`` with ``services() -> list[
 
 from __future__ import annotations
 
+import socket
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,3 +35,23 @@ class Service:
     start_timeout_s: float = 60.0
     cwd: Path = ROOT
     extra_lines: list[str] = field(default_factory=list)  # printed under the URL (e.g. a dev API key)
+
+    def ready(self, timeout_s: float) -> bool:
+        """One readiness probe, as declared; a service that declares none is ready once it runs.
+
+        It lives with the declaration (not in the supervisor) so that the supervisor, the tests that
+        kill a service and wait for it to come back, and benchmarks all ask the same question.
+        """
+        if self.ready_url:
+            try:
+                with urllib.request.urlopen(self.ready_url, timeout=timeout_s) as response:
+                    return 200 <= response.status < 300
+            except (urllib.error.URLError, OSError, ValueError):
+                return False
+        if self.ready_tcp:
+            try:
+                with socket.create_connection(self.ready_tcp, timeout=timeout_s):
+                    return True
+            except OSError:
+                return False
+        return True

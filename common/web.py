@@ -11,6 +11,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from sanic import Request, response
@@ -50,8 +51,33 @@ def json_body(request: Request, required: tuple[str, ...] = ()) -> dict[str, Any
     return data
 
 
+def bearer_token(request: Request) -> str:
+    """The credential of ``Authorization: Bearer <token>``, or "" (one parser for every API of ours)."""
+    scheme, _, token = (request.headers.get("authorization") or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison that also survives non-ASCII input (``hmac`` refuses such ``str``)."""
+    return bool(given) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
 def staff_token() -> str:
     return settings.read_or_create_secret(settings.section("security")["staff_token_file"])
+
+
+def client_secret_path(name: str) -> Path:
+    """Where the credential of trusted client ``name`` lives (one generated secret per client)."""
+    return settings.resolve_path(settings.section("security")["client_secret_dir"]) / name
+
+
+def client_secret(name: str) -> str:
+    """A trusted client's credential (the voice bot's is ``client_secret("phone")``), created on first use.
+
+    Read the same way as the staff token: a file under the data dir, so the client and the gateway
+    on one machine agree without any secret in the repository.
+    """
+    return settings.read_or_create_secret(str(client_secret_path(name)))
 
 
 def require_staff(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
@@ -59,9 +85,7 @@ def require_staff(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[.
 
     @wraps(handler)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not token or not hmac.compare_digest(token, staff_token()):
+        if not same_secret(bearer_token(request), staff_token()):
             raise ApiError(401, "unauthorized", "需要工作人员身份（Authorization: Bearer <token>）", "authorization")
         return await handler(request, *args, **kwargs)
 

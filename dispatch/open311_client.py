@@ -24,37 +24,20 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from dispatch.backends.base import BackendError, BackendNotFound, BackendRejected, BackendUnavailable
+
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 RETRYABLE_4XX = frozenset({408, 425, 429})  # timeouts and rate limits: the server asks us to come back
 ERROR_BODY_LIMIT = 2000  # characters of an unparseable error body kept in the exception message
 
 
-class Open311Error(Exception):
-    """Base of the client's errors; ``status`` is the HTTP status (None when no answer came)."""
-
-    def __init__(self, message: str, status: int | None = None, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.errors = errors or []  # the spec's [{"code": ..., "description": ...}]
-
-    @property
-    def description(self) -> str:
-        """The server's own error descriptions joined, or the message."""
-        texts = [str(e.get("description") or e.get("code") or "") for e in self.errors if isinstance(e, dict)]
-        return "；".join(t for t in texts if t) or str(self)
-
-
-class Open311Unavailable(Open311Error):
-    """No usable answer (connection refused, timeout, 5xx, 408/425/429): try again later."""
-
-
-class Open311Rejected(Open311Error):
-    """The server answered 4xx: the request is bad (missing field, unknown service, bad api_key)."""
-
-
-class Open311NotFound(Open311Rejected):
-    """404: no such service, request or token."""
+# The client raises the backend interface's errors under their GeoReport v2 names: one hierarchy, so the
+# outbox (which only knows dispatch.backends.base) and callers of this client catch the same exceptions.
+Open311Error = BackendError  # base; ``status`` is the HTTP status (None when no answer came)
+Open311Unavailable = BackendUnavailable  # connection refused, timeout, 5xx, 408/425/429: try again later
+Open311Rejected = BackendRejected  # any other 4xx: missing field, unknown service, bad api_key
+Open311NotFound = BackendNotFound  # 404: no such service, request or token
 
 
 def _clean(fields: Mapping[str, Any]) -> dict[str, str]:
@@ -129,9 +112,15 @@ class Open311Client:
         answer = self._call("POST", "requests.json", form=form, headers=headers, timeout_s=timeout_s)
         return _first(answer, "requests.json")
 
-    def get_request(self, service_request_id: str, timeout_s: float | None = None) -> dict[str, Any]:
-        """GET requests/{id}: one service request (status, status_notes, expected_datetime, …)."""
-        answer = self._get(f"requests/{_segment(service_request_id)}.json", timeout_s=timeout_s)
+    def get_request(self, service_request_id: str, timeout_s: float | None = None,
+                    private: bool = False) -> dict[str, Any]:
+        """GET requests/{id}: one service request (status, status_notes, expected_datetime, …).
+
+        ``private`` sends the api_key: our server then adds who reported the case (``phone``,
+        ``sender_id``), which the assistant needs to tell the reporter from anyone else who names the number.
+        """
+        params = {"api_key": self.api_key} if private else None
+        answer = self._get(f"requests/{_segment(service_request_id)}.json", params=params, timeout_s=timeout_s)
         return _first(answer, "requests/{id}.json")
 
     def get_requests(self, timeout_s: float | None = None, **filters: Any) -> list[dict[str, Any]]:

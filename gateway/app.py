@@ -17,13 +17,14 @@ from common.web import ApiError, install_error_handlers
 from gateway.assistant import AssistantUnavailable, RasaAssistant
 from gateway.handoff import HandoffStore
 from gateway.handoff import blueprint as handoff_blueprint
+from gateway.identity import IdentityGate
 
 log = logging.getLogger(__name__)
 CONSOLE_DIR = settings.ROOT / "console" / "static"
 # Channels a resident can use through the gateway: "module:Class" implementing InputChannel.
 CHANNELS = ["channels.rest:RestInput", "channels.voice:VoiceInput"]
 # Other APIs mounted on the gateway: modules with a ``blueprint()`` factory.
-APIS = ["knowledge_base.api", "gateway.notifications"]
+APIS = ["knowledge_base.api", "gateway.notifications", "gateway.dispatch_proxy"]
 
 
 def _load(path: str) -> Any:
@@ -40,6 +41,7 @@ def create_app(name: str = "govbot-gateway") -> Sanic:
     install_error_handlers(app)
     store = HandoffStore.from_settings()
     app.ctx.handoffs = store
+    gate = app.ctx.identity = IdentityGate.from_settings()  # who is talking, for every channel and API
 
     async def on_handoff(message: UserMessage, details: dict[str, Any]) -> None:
         store.open(message, str(details.get("reason") or ""))
@@ -48,6 +50,7 @@ def create_app(name: str = "govbot-gateway") -> Sanic:
     app.ctx.assistant = assistant
 
     async def on_new_message(message: UserMessage) -> list[BotMessage]:
+        message = gate.admitted(message)  # the one place identity metadata of untrusted callers is dropped
         try:
             return await assistant.handle(message)
         except AssistantUnavailable as exc:

@@ -51,8 +51,10 @@ class RasaAssistant:
             self._client = None
 
     async def handle(self, message: UserMessage) -> list[BotMessage]:
+        # channel (and client: who vouches for metadata.phone) are the gateway's facts, never the caller's.
+        facts = {"channel": message.channel, **({"client": message.client} if message.client else {})}
         payload = {"sender": message.sender, "message": message.text, "input_channel": message.channel,
-                   "metadata": {**message.metadata, "channel": message.channel}}
+                   "metadata": {**message.metadata, **facts}}
         try:
             response = await self.client.post(f"{self.base_url}/webhooks/rest/webhook", json=payload)
         except httpx.HTTPError as exc:

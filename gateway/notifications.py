@@ -9,7 +9,10 @@ then handed out once. Both routes live on one blueprint the gateway mounts:
   "service_name", "updated_datetime", "sender_id", "channel", ...}``. Authenticated with the shared secret in
   ``[dispatch] webhook_secret_file``: either ``X-Dispatch-Signature: sha256=<HMAC-SHA256 of the body>`` or
   ``Authorization: Bearer <secret>``. Redelivered events are stored once.
-* ``GET /api/notifications?sender=ID`` – the pending notifications of that resident, marked delivered.
+* ``GET /api/notifications`` – the caller's own pending notifications, marked delivered. The caller is who the
+  identity gate says (gateway/identity.py): a resident's session (cookie or Bearer), or a trusted client with
+  ``?sender=`` (its own namespaced senders only). No credential → 401; a resident's ``?sender=`` may only
+  repeat their own (else 403): reading hands the notifications out, so nobody may read another's.
 
 SQLite by default (``[dispatch] notifications_db_url``), PostgreSQL by URL.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -32,8 +34,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from common import settings
-from common.web import ApiError, json_body
-from dispatch.outbox import make_engine, signature
+from common.web import ApiError, bearer_token, json_body, same_secret
+from dispatch.db import make_engine
+from dispatch.signing import HEADER, signature
+from gateway.identity import gate_for
 
 TEXT_CLOSED = "您的工单 {id} 已办结：{result}。请对处理结果评价（1-5分）。"
 TEXT_CLOSED_BARE = "您的工单 {id} 已办结，请对处理结果评价（1-5分）。"
@@ -131,12 +135,10 @@ class NotificationStore:
 
 
 def _authentic(request: Request, secret: str) -> bool:
-    given = request.headers.get("x-dispatch-signature", "")
+    given = request.headers.get(HEADER, "")
     if given:
-        return hmac.compare_digest(given.strip(), signature(request.body or b"", secret))
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    return bool(token) and hmac.compare_digest(token, secret)
+        return same_secret(given.strip(), signature(request.body or b"", secret))
+    return same_secret(bearer_token(request), secret)
 
 
 @lru_cache(maxsize=1)
@@ -184,10 +186,8 @@ def blueprint(store: NotificationStore | None = None, recipients: Recipients | N
 
     @bp.get("/api/notifications")
     async def notifications(request: Request) -> HTTPResponse:
-        sender = (request.args.get("sender") or "").strip()
-        if not sender:
-            raise ApiError(400, "missing_field", "缺少参数 sender", "sender")
-        items = await asyncio.to_thread(get_store().take, sender)
+        identity = gate_for(request.app).resolve(request, request.args.get("sender"), first_contact=False)
+        items = await asyncio.to_thread(get_store().take, identity.sender)
         return response.json({"notifications": items}, ensure_ascii=False)
 
     return bp

@@ -1,10 +1,11 @@
 """HTTP API of the knowledge base, mounted by the gateway at ``/api/kb``.
 
 Public: ``GET /search?q=&top=`` and ``POST /search {query, top, sender?}`` (what the Rasa actions
-call). Staff (Bearer token): entries CRUD, publish / archive / restore, history, import / export,
-the unanswered-questions list. Writes answer after their transaction commits and wake this
-process's index refresher; other processes notice through the revision counter within
-``poll_interval_s``.
+call; ``explain`` in the reply says why: score, margin, lead, the verifier's reason). Staff (Bearer
+token): entries CRUD, publish / archive / restore, history, import / export, the unanswered-questions
+list, and ``POST /entries/<id>/also-answers`` (adopt a resident's wording for an entry). Writes
+answer after their transaction commits and wake this process's index refresher; other processes
+notice through the revision counter within ``poll_interval_s``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sanic.response import HTTPResponse
 
 from common.web import ApiError, json_body, require_staff
 from knowledge_base import curation, files, unanswered
-from knowledge_base.entry import STATUSES, EntryError
+from knowledge_base.entry import LIMITS, STATUSES, EntryError
 from knowledge_base.search import QueryError, SearchService
+from knowledge_base.text import has_words
 
 IMPORT_TYPES = {"application/json": "json", "application/x-yaml": "yaml", "application/yaml": "yaml",
                 "text/yaml": "yaml", "text/csv": "csv", "application/octet-stream": None, "text/plain": None}
@@ -47,6 +49,36 @@ def _json(data: Any, status: int = 200) -> HTTPResponse:
 def _author(data: dict[str, Any]) -> str:
     author = str(data.pop("author", "") or "").strip()
     return author[:100] or "staff"
+
+
+def _int_list(data: dict[str, Any], name: str) -> list[int]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise ApiError(400, "invalid_field", f"{name} 须为整数列表", name)
+    return value
+
+
+def _also_answer_text(data: dict[str, Any]) -> str:
+    """The resident's wording a curator adopts; refused with the field named, before any store work."""
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip() or not has_words(text):
+        raise ApiError(400, "invalid_field", "text 须为居民的问法（不能为空）", "text")
+    text = text.strip()
+    if len(text) > LIMITS["alternate"]:
+        raise ApiError(400, "invalid_field", f"text 过长（{len(text)} 字，上限 {LIMITS['alternate']}）", "text")
+    return text
+
+
+def _nearest_questions(store: Any, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each hot question with the wording of its nearest entry, so curators see what it was mistaken for."""
+    questions: dict[str, str | None] = {}
+    for group in groups:
+        entry_id = group.get("nearest_entry_id")
+        if entry_id and entry_id not in questions:
+            entry = store.get(entry_id)
+            questions[entry_id] = entry.question if entry else None
+        group["nearest_entry_question"] = questions.get(entry_id) if entry_id else None
+    return groups
 
 
 def _translate(exc: Exception) -> ApiError:
@@ -186,6 +218,22 @@ def blueprint(service: SearchService | None = None) -> Blueprint:
         changed()
         return _json(entry.to_dict())
 
+    @bp.post("/entries/<entry_id>/also-answers")
+    @require_staff
+    async def add_also_answer(request: Request, entry_id: str) -> HTTPResponse:
+        """A near miss from the unanswered list becomes a wording this entry also answers (and is resolved)."""
+        data = json_body(request, required=("text",))
+        text = _also_answer_text(data)
+        ids = _int_list(data, "ids")
+        version = data.get("version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ApiError(400, "invalid_field", "version 须为整数", "version")
+        store = holder.get().store
+        entry, added = await _run(curation.add_also_answer, store, entry_id, text, _author(data), version)
+        resolved = await _run(store.resolve_unanswered, ids, entry_id) if ids else 0
+        changed()
+        return _json({"entry": entry.to_dict(), "added": added, "resolved": resolved})
+
     @bp.get("/entries/<entry_id>/history")
     @require_staff
     async def history(_request: Request, entry_id: str) -> HTTPResponse:
@@ -252,15 +300,13 @@ def blueprint(service: SearchService | None = None) -> Blueprint:
         svc = holder.get()
         result = await _run(unanswered.groups, svc.store, svc.embedder, svc.config.unanswered_group_similarity,
                             svc.config.unanswered_list_limit)
-        return _json({"groups": result})
+        return _json({"groups": await _run(_nearest_questions, svc.store, result)})
 
     @bp.post("/unanswered/resolve")
     @require_staff
     async def unanswered_resolve(request: Request) -> HTTPResponse:
         data = json_body(request, required=("ids", "entry_id"))
-        ids = data["ids"]
-        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
-            raise ApiError(400, "invalid_field", "ids 须为整数列表", "ids")
+        ids = _int_list(data, "ids")
         svc = holder.get()
         if await _run(svc.store.get, str(data["entry_id"])) is None:
             raise ApiError(404, "not_found", f"没有编号为 {data['entry_id']} 的条目", "entry_id")

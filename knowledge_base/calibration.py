@@ -61,6 +61,24 @@ def decide(features: Features | None, t: Thresholds) -> str:
     return CLARIFY
 
 
+def explain(features: Features | None, t: Thresholds) -> str:
+    """The thresholds' side of the outcome in words curators read in the console."""
+    if features is None:
+        return "知识库中没有可用的条目"
+    f = features
+    if f.lead < t.clarify_min_lead:
+        return f"更像闲聊或与政务无关（领先闲聊 {f.lead:.3f}，需 ≥ {t.clarify_min_lead}）"
+    if f.score < t.clarify_min_score:
+        return f"与最接近的条目相似度不够（得分 {f.score:.3f}，需 ≥ {t.clarify_min_score}）"
+    if f.margin < t.answer_min_margin:
+        return f"前两个条目很接近（相差 {f.margin:.3f}，需 ≥ {t.answer_min_margin}）"
+    if f.score < t.answer_min_score:
+        return f"得分 {f.score:.3f} 不足以直接回答（需 ≥ {t.answer_min_score}）"
+    if f.lead < t.answer_min_lead:
+        return f"与闲聊区分不够明显（领先闲聊 {f.lead:.3f}，需 ≥ {t.answer_min_lead}）"
+    return f"得分 {f.score:.3f}，领先第二名 {f.margin:.3f}，领先闲聊 {f.lead:.3f}"
+
+
 def shown(outcome: str, candidates: list[Candidate], top: int, clarify_max: int) -> list[Candidate]:
     """What the caller gets: the ranked list, cut to the choices offered when clarifying."""
     return candidates[: min(top, clarify_max)] if outcome == CLARIFY else candidates[:top]

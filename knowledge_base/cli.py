@@ -100,6 +100,8 @@ def _search(args: argparse.Namespace) -> int:
         return 0
     labels = {"answer": "直接回答", "clarify": "请用户确认", "none": "没有答案"}
     print(f"结果：{labels[result.outcome]}（{result.outcome}）")
+    if result.explain.get("reason"):
+        print(f"原因：{result.explain['reason']}")
     for rank, hit in enumerate(result.results, start=1):
         print(f"{rank}. [{hit['score']:.3f}] {hit['id']} {hit['question']}（{hit['category']}）")
     return 0

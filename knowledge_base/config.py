@@ -8,6 +8,13 @@ from typing import Any
 from common import settings
 
 
+def _bool(raw: Any) -> bool:
+    """TOML gives a bool; an environment override gives text."""
+    if isinstance(raw, str):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return bool(raw)
+
+
 @dataclass(frozen=True)
 class KbConfig:
     db_url: str
@@ -33,6 +40,9 @@ class KbConfig:
     clarify_min_lead: float
     clarify_max: int
     offtopic_anchors_file: str
+    contrast_groups_file: str
+    verifier_enabled: bool
+    verifier_clarify_uncovered: int
     poll_interval_s: float
     unanswered_group_similarity: float
     unanswered_list_limit: int
@@ -48,7 +58,7 @@ class KbConfig:
             if f.name not in conf:
                 raise KeyError(f"settings.toml [knowledge_base] lacks {f.name}")
             raw = conf[f.name]
-            values[f.name] = {"float": float, "int": int, "str": str}[str(f.type)](raw)
+            values[f.name] = {"float": float, "int": int, "str": str, "bool": _bool}[str(f.type)](raw)
         return cls(**values)
 
     @property

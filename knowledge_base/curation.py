@@ -42,6 +42,10 @@ def import_entries(store: Store, entries: list[Entry], author: str) -> ImportRep
     with store.transaction() as tx:
         for entry in entries:
             current = tx.get(entry.id)
+            if current is not None:
+                # Department spreadsheets rarely carry the paraphrases curators adopted from the unanswered
+                # list; a re-import must not throw them away (removing one is an edit in the console).
+                entry.also_answers = _merged(entry, current.also_answers)
             if current is None:
                 tx.save(entry, author, "import")
                 report.created += 1
@@ -51,6 +55,29 @@ def import_entries(store: Store, entries: list[Entry], author: str) -> ImportRep
                 tx.save(entry, author, "import")
                 report.updated += 1
     return report
+
+
+def _merged(entry: Entry, extra: list[str]) -> list[str]:
+    own = {entry.question, *entry.alternates}
+    return [t for t in dict.fromkeys([*entry.also_answers, *extra]) if t not in own]
+
+
+def add_also_answer(store: Store, entry_id: str, text: str, author: str,
+                    expected_version: int | None = None) -> tuple[Entry, bool]:
+    """Adopt a resident's wording as one the entry also answers; ``False`` when the entry already had it."""
+    with store.transaction() as tx:
+        current = tx.get(entry_id)
+        if current is None:
+            raise NotFound(f"没有编号为 {entry_id} 的条目")
+        if expected_version is not None and expected_version != current.version:
+            raise Conflict(f"条目已被他人修改（当前版本 {current.version}），请刷新后再试", "version")
+        if text in (current.question, *current.alternates, *current.also_answers):
+            return current, False
+        data = {"id": entry_id, **current.content(), "also_answers": [*current.also_answers, text]}
+        entry = validate(data, default_status=current.status)
+        if len(entry.also_answers) == len(current.also_answers):
+            return current, False
+        return tx.save(entry, author, "also_answers"), True
 
 
 def create(store: Store, data: dict[str, Any], author: str) -> Entry:

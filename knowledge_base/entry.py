@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATUSES = ("draft", "published", "archived")
-CONTENT_FIELDS = ("question", "alternates", "answer", "category", "keywords", "source", "valid_from", "valid_to")
+CONTENT_FIELDS = ("question", "alternates", "also_answers", "answer", "category", "keywords", "source", "valid_from",
+                  "valid_to")
 ALLOWED_FIELDS = ("id", *CONTENT_FIELDS, "status")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 LIMITS = {"question": 200, "answer": 5000, "category": 50, "source": 300, "alternate": 200, "keyword": 50}
+MAX_ALSO_ANSWERS = 200  # paraphrases curators adopted from the unanswered list, per entry
 LIST_SEPARATORS = re.compile(r"[|｜\n]")
 
 
@@ -39,6 +41,9 @@ class Entry:
     category: str
     alternates: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
+    # Residents' wordings curators adopted ("also answers"): indexed like alternates and counted by the
+    # verifier as the entry's own wording, kept apart so the curated alternates stay short and clean.
+    also_answers: list[str] = field(default_factory=list)
     source: str = ""
     status: str = "draft"
     valid_from: str | None = None
@@ -64,9 +69,9 @@ class Entry:
         return not (self.valid_to and dt.date.fromisoformat(self.valid_to) < today)
 
     def texts(self) -> list[str]:
-        """What the index embeds for this entry: the question and every alternate phrasing."""
+        """What the index embeds for this entry: the question, every alternate and every "also answers" wording."""
         seen: list[str] = []
-        for text in [self.question, *self.alternates]:
+        for text in [self.question, *self.alternates, *self.also_answers]:
             if text and text not in seen:
                 seen.append(text)
         return seen
@@ -98,7 +103,7 @@ def _text_list(data: dict[str, Any], name: str, row: int | None) -> list[str]:
     else:
         raise EntryError(name, "须为文本列表（文件中可用 | 分隔）", row)
     result: list[str] = []
-    limit = LIMITS["alternate" if name == "alternates" else "keyword"]
+    limit = LIMITS["keyword" if name == "keywords" else "alternate"]
     for item in items:
         if not isinstance(item, (str, int, float)) or isinstance(item, bool):
             raise EntryError(name, "列表中只能是文本", row)
@@ -144,6 +149,7 @@ def validate(data: Any, row: int | None = None, default_status: str = "draft", r
         category=_text(data, "category", True, row),
         alternates=_text_list(data, "alternates", row),
         keywords=_text_list(data, "keywords", row),
+        also_answers=_text_list(data, "also_answers", row),
         source=_text(data, "source", False, row),
         status=status,
         valid_from=_date(data, "valid_from", row),
@@ -152,4 +158,7 @@ def validate(data: Any, row: int | None = None, default_status: str = "draft", r
     if entry.valid_from and entry.valid_to and entry.valid_from > entry.valid_to:
         raise EntryError("valid_to", "结束日期早于开始日期", row)
     entry.alternates = [a for a in entry.alternates if a != entry.question]
+    entry.also_answers = [a for a in entry.also_answers if a != entry.question and a not in entry.alternates]
+    if len(entry.also_answers) > MAX_ALSO_ANSWERS:
+        raise EntryError("also_answers", f"最多 {MAX_ALSO_ANSWERS} 条", row)
     return entry

@@ -1,8 +1,14 @@
 """Reading and writing FAQ files (JSON, YAML, CSV) with every row checked before anything is written.
 
 Why so strict: curators often prepare entries in Excel, which saves CSV in GBK; a half-imported
-file or silently garbled answers would reach residents. So the encoding is detected (UTF-8, else
-GBK/GB18030 when the result looks like real Chinese), and the whole file is validated first.
+file or silently garbled answers would reach residents. So the encoding is detected, and the whole
+file is validated first.
+
+Why charset-normalizer detects it: our own rule ("real Chinese is mostly inside GB2312") refused
+GBK files that are real Chinese too — Traditional characters (a FAQ for 港澳台 residents) or rare
+name characters (堃, 喆, 旻) — while the library judges the decoded text itself. It chooses only
+between the encodings curators' tools write (UTF-8 with or without BOM, GB18030, the superset of
+Excel's GBK), so a mixed or binary file is refused with a clear message instead of guessed at.
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from charset_normalizer import from_bytes
 
 from knowledge_base.entry import ALLOWED_FIELDS, Entry, EntryError, validate
 
 FORMATS = ("json", "yaml", "csv")
 CSV_FIELDS = ("id", "question", "answer", "category", "keywords", "alternates", "source", "status",
-              "valid_from", "valid_to")
+              "valid_from", "valid_to", "also_answers")  # also_answers last: older files simply lack it
 FILE_KEYS = ("entries", "sample", "notice")  # a YAML/JSON object file may carry these top-level keys
 MAX_ERRORS = 20
+ENCODINGS = ("utf_8", "gb18030")  # the only candidates (charset-normalizer's codec names)
+ENCODING_LABELS = {"utf_8": "utf-8", "gb18030": "gbk"}  # what the API, CLI and console have always reported
 
 
 class FileError(ValueError):
@@ -44,34 +53,13 @@ def format_of(name: str, explicit: str | None = None) -> str:
     return fmt
 
 
-def _looks_like_chinese(text: str) -> bool:
-    """UTF-8 bytes misread as GBK turn into rare characters outside GB2312; real Chinese mostly is inside."""
-    cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
-    if not cjk:
-        return True
-    rare = 0
-    for ch in cjk:
-        try:
-            ch.encode("gb2312")
-        except UnicodeEncodeError:
-            rare += 1
-    return rare / len(cjk) < 0.1
-
-
 def decode(data: bytes) -> tuple[str, str]:
-    """Text and the encoding it was in; a clear error for mixed or unknown encodings."""
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and _looks_like_chinese(text):
-        return text, "gbk"
-    raise FileError("无法识别文件编码：既不是 UTF-8 也不是 GBK（可能混合了多种编码）。请在 Excel 中另存为"
-                    "“CSV UTF-8（逗号分隔）”后重试")
+    """Text and the encoding it was in ("utf-8" or "gbk"); a clear error for mixed or unknown encodings."""
+    match = from_bytes(data, cp_isolation=list(ENCODINGS)).best()
+    if match is None:
+        raise FileError("无法识别文件编码：既不是 UTF-8 也不是 GBK（可能混合了多种编码）。请在 Excel 中另存为"
+                        "“CSV UTF-8（逗号分隔）”后重试")
+    return str(match).lstrip("\ufeff"), ENCODING_LABELS.get(match.encoding, match.encoding)
 
 
 def parse(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], str]:

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -20,13 +20,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from common import settings
 from common.logging import mask_pii
-from knowledge_base import calibration
+from knowledge_base import calibration, outcome
 from knowledge_base.config import KbConfig
+from knowledge_base.contrast import ContrastFileError
 from knowledge_base.embedders import Embedder
 from knowledge_base.embedders import load as load_embedder
 from knowledge_base.index import Index, VectorCache
 from knowledge_base.store import Store
 from knowledge_base.text import has_words
+from knowledge_base.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,11 @@ class SearchResult:
     results: list[dict[str, Any]]
     features: calibration.Features | None
     revision: int
+    explain: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "results": self.results}
+        """``explain`` (score, margin, lead, the verifier's reason) is for curators; residents' clients ignore it."""
+        return {"outcome": self.outcome, "results": self.results, "explain": self.explain}
 
 
 def load_anchors(config: KbConfig) -> list[str]:
@@ -55,6 +59,37 @@ def load_anchors(config: KbConfig) -> list[str]:
     path = settings.resolve_path(config.offtopic_anchors_file)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return [str(a) for a in data.get("anchors", [])]
+
+
+class VerifierFile:
+    """The contrast-groups file, reloaded when curators save it (checked at every index refresh)."""
+
+    def __init__(self, config: KbConfig) -> None:
+        self.enabled = config.verifier_enabled
+        self.clarify_uncovered = config.verifier_clarify_uncovered
+        self.path = settings.resolve_path(config.contrast_groups_file)
+        self._mtime = -1.0
+        self.verifier: Verifier | None = None
+        if self.enabled:
+            self.verifier = Verifier.load(self.path, self.clarify_uncovered)  # broken at start-up: fail loudly
+            self._mtime = self.path.stat().st_mtime
+
+    def reload_if_changed(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            log.exception("对照组文件不可读，继续使用旧的对照组")
+            return
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime  # a broken save is reported once, not at every poll
+        try:
+            self.verifier = Verifier.load(self.path, self.clarify_uncovered)
+            log.info("核对器对照组已重新加载：%s", self.path)
+        except (OSError, ContrastFileError):  # a half-saved edit must not stop the service; keep the old groups
+            log.exception("对照组文件无法加载，继续使用旧的对照组")
 
 
 def open_store(config: KbConfig) -> Store:
@@ -71,6 +106,7 @@ class SearchService:
         shared = cache is not None and cache.embedder is self.embedder
         self._cache = cache if shared else VectorCache(self.embedder, self.store)
         self._anchors = load_anchors(self.config)
+        self._verifier_file = VerifierFile(self.config)
         self._index: Index | None = None
         self._build_lock = threading.Lock()
         self._wake = threading.Event()
@@ -90,6 +126,7 @@ class SearchService:
     def refresh(self, force: bool = False) -> Index:
         """Rebuild if the store's revision (or the date, for validity windows) changed; swap atomically."""
         with self._build_lock:
+            self._verifier_file.reload_if_changed()
             revision = self.store.revision()
             current = self._index
             if not force and current and current.revision == revision and current.built_on == dt.date.today():
@@ -138,6 +175,10 @@ class SearchService:
             time.sleep(0.05)
         return False
 
+    @property
+    def verifier(self) -> Verifier | None:
+        return self._verifier_file.verifier
+
     # --- searching --------------------------------------------------------------------------
 
     def check_query(self, query: Any, top: Any) -> tuple[str, int]:
@@ -163,21 +204,23 @@ class SearchService:
         query, top = self.check_query(query, top)
         index = self.index
         vector = self.embedder.embed([query])[0]
-        hits = index.search(query, vector, max(top, self.config.clarify_max, 2))
+        reviewed = max(top, self.config.clarify_max)
+        hits = index.search(query, vector, max(reviewed, 2))
         features = calibration.Features.of(hits)
-        outcome = calibration.decide(features, self.thresholds)
-        chosen = calibration.shown(outcome, hits.candidates, top, self.config.clarify_max)
+        verdicts = outcome.review(self.verifier, query, hits.candidates, reviewed)
+        decision = outcome.decide(features, hits.candidates, verdicts, self.thresholds, top, self.config.clarify_max)
         results = [
             {"id": c.entry.id, "question": c.entry.question, "answer": c.entry.answer,
              "category": c.entry.category, "source": c.entry.source, "score": round(c.fused, 4)}
-            for c in chosen
+            for c in decision.shown
         ]
-        if log_unanswered and outcome != calibration.ANSWER:
+        if log_unanswered and decision.outcome != calibration.ANSWER:
             best = hits.candidates[0] if hits.candidates else None
             try:
-                self.store.log_unanswered(mask_pii(query), outcome, best.entry.id if best else None,
+                self.store.log_unanswered(mask_pii(query), decision.outcome, best.entry.id if best else None,
                                           round(best.fused, 4) if best else None, self.embedder.name,
-                                          vector.astype("float32").tobytes())
+                                          vector.astype("float32").tobytes(), decision.reason)
             except SQLAlchemyError:  # the resident still gets the answer from the in-memory index
                 log.warning("未解答问题记录失败（数据库不可用？）", exc_info=True)
-        return SearchResult(outcome, results, features, index.revision)
+        return SearchResult(decision.outcome, results, features, index.revision,
+                            decision.explain(hits.candidates[:len(verdicts)]))

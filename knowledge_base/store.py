@@ -26,6 +26,7 @@ entries = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("alternates", sa.Text, nullable=False, default="[]"),
+    sa.Column("also_answers", sa.Text, nullable=False, default="[]"),
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("category", sa.String(50), nullable=False, index=True),
     sa.Column("keywords", sa.Text, nullable=False, default="[]"),
@@ -65,7 +66,14 @@ unanswered = sa.Table(
     sa.Column("vector", sa.LargeBinary),
     sa.Column("at", sa.String(32), nullable=False, index=True),
     sa.Column("resolved_entry_id", sa.String(64)),
+    sa.Column("reason", sa.Text),            # why it was not answered (thresholds or the verifier)
 )
+
+# Columns added after the first release: ``create`` adds them to older databases (name -> DDL type).
+ADDED_COLUMNS = {
+    "kb_entries": {"also_answers": "TEXT NOT NULL DEFAULT '[]'"},
+    "kb_unanswered": {"reason": "TEXT"},
+}
 
 vectors = sa.Table(
     "kb_vectors", metadata,
@@ -92,6 +100,7 @@ def _row_to_entry(row: Any) -> Entry:
     return Entry(
         id=m["id"], question=m["question"], answer=m["answer"], category=m["category"],
         alternates=json.loads(m["alternates"]), keywords=json.loads(m["keywords"]), source=m["source"],
+        also_answers=json.loads(m["also_answers"] or "[]"),
         status=m["status"], valid_from=m["valid_from"], valid_to=m["valid_to"], version=m["version"],
         updated_by=m["updated_by"], updated_at=m["updated_at"],
     )
@@ -120,6 +129,7 @@ class Writer:
         entry.updated_by, entry.updated_at = author, now()
         values = {
             "question": entry.question, "alternates": json.dumps(entry.alternates, ensure_ascii=False),
+            "also_answers": json.dumps(entry.also_answers, ensure_ascii=False),
             "answer": entry.answer, "category": entry.category,
             "keywords": json.dumps(entry.keywords, ensure_ascii=False), "source": entry.source,
             "status": entry.status, "valid_from": entry.valid_from, "valid_to": entry.valid_to,
@@ -159,7 +169,7 @@ class Store:
         """Create what is missing; two processes starting together may race, so one retry."""
         try:
             self._create()
-        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
             self._create()
 
     def _create(self) -> None:
@@ -167,8 +177,19 @@ class Store:
             if self.schema:
                 conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             metadata.create_all(conn)
+            self._add_missing_columns(conn)
             if conn.execute(sa.select(meta.c.value).where(meta.c.key == "revision")).first() is None:
                 conn.execute(sa.insert(meta).values(key="revision", value=0))
+
+    def _add_missing_columns(self, conn: Connection) -> None:
+        """Older databases lack columns added later; add them so existing stores keep working."""
+        inspector = sa.inspect(conn)
+        for table, columns in ADDED_COLUMNS.items():
+            present = {c["name"] for c in inspector.get_columns(table, schema=self.schema)}
+            name = f'"{self.schema}"."{table}"' if self.schema else table
+            for column, ddl in columns.items():
+                if column not in present:
+                    conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN {column} {ddl}"))
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -205,7 +226,8 @@ class Store:
         if text:
             like = f"%{text}%"
             query = query.where(sa.or_(entries.c.id.like(like), entries.c.question.like(like),
-                                       entries.c.alternates.like(like), entries.c.answer.like(like)))
+                                       entries.c.alternates.like(like), entries.c.also_answers.like(like),
+                                       entries.c.answer.like(like)))
         with self.engine.connect() as conn:
             return [_row_to_entry(row) for row in conn.execute(query)]
 
@@ -259,11 +281,11 @@ class Store:
     # --- unanswered-questions log -------------------------------------------------------------
 
     def log_unanswered(self, query: str, outcome: str, top_entry_id: str | None, score: float | None,
-                       embedder: str, vector: bytes | None) -> None:
+                       embedder: str, vector: bytes | None, reason: str = "") -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(unanswered).values(
                 query=query, outcome=outcome, top_entry_id=top_entry_id, score=score, embedder=embedder,
-                vector=vector, at=now()))
+                vector=vector, at=now(), reason=reason or None))
 
     def unanswered_rows(self, limit: int) -> Sequence[Any]:
         query = (sa.select(unanswered).where(unanswered.c.resolved_entry_id.is_(None))

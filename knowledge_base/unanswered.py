@@ -27,6 +27,7 @@ class Group:
     outcomes: Counter[str] = field(default_factory=Counter)
     top_entry_ids: Counter[str] = field(default_factory=Counter)
     last_at: str = ""
+    reason: str = ""                   # why the most recent query of the group was not answered
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class Group:
             "wordings": [{"text": t, "count": c} for t, c in self.wordings.most_common(10)],
             "outcomes": dict(self.outcomes),
             "nearest_entry_id": self.top_entry_ids.most_common(1)[0][0] if self.top_entry_ids else None,
+            "reason": self.reason,
         }
 
 
@@ -76,7 +78,9 @@ def groups(store: Store, embedder: Embedder, similarity: float, limit: int) -> l
             group.outcomes[row.outcome] += 1
             if row.top_entry_id:
                 group.top_entry_ids[row.top_entry_id] += 1
-            group.last_at = max(group.last_at, row.at)
+            if row.at >= group.last_at:
+                group.last_at = row.at
+                group.reason = row.reason or group.reason
     for group in result:
         group.question = group.wordings.most_common(1)[0][0]
     result.sort(key=lambda g: (-g.count, g.question))

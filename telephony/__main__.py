@@ -26,9 +26,7 @@ def build(conf: dict) -> VoiceBot:
     speech = settings.section("speech")
     asr = load_asr(str(speech.get("asr_engine", "auto")))
     voice = PhoneVoice(load_tts())
-    ami = AmiClient(conf["host"], int(conf["ami_port"]), conf["ami_user"],
-                    settings.read_or_create_secret(conf["ami_secret_file"]),
-                    float(conf["ami_reconnect_s"]), float(conf["ami_timeout_s"]))
+    ami = AmiClient.from_settings(conf)
     assistant = AssistantClient(settings.base_url("gateway"), call_conf.gateway_timeout_s)
     return VoiceBot(call_conf, asr, voice, assistant, settings.resolve_path(conf["calls_dir"]), ami)
 

@@ -3,6 +3,10 @@
 Why over HTTP and not by importing the gateway: a phone call is one more channel; going through
 the same endpoint keeps hand-off, PII masking and the conversation store identical for callers,
 and the gateway's 503 ("Rasa not ready / too slow") becomes the apology the caller hears.
+
+The bot is a trusted client of the gateway (``Authorization: Bearer <client secret "phone">``): it alone
+knows the caller's number (from Asterisk), so it alone may send ``metadata.phone``; the gateway files
+its conversations under its namespace, ``phone:phone-<call uuid>`` (docs/architecture.md, "Identity").
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any
 
 import httpx
 
+from common.web import client_secret
+
+CLIENT = "phone"  # the voice bot's client name at the gateway ([security] clients always has it)
 MAX_KEYPAD_CHOICES = 9  # keys 1–9; 0 is the hand-off key
 
 
@@ -74,11 +81,14 @@ def _parse(body: Any) -> tuple[list[str], list[Choice]]:
 
 
 class AssistantClient:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, secret: str | None = None) -> None:
         self.url = base_url.rstrip("/") + "/api/chat"
-        self.client = httpx.AsyncClient(timeout=timeout_s)
+        # Read like the staff token: the gateway on this machine reads the same file under the data dir.
+        self.client = httpx.AsyncClient(timeout=timeout_s,
+                                        headers={"Authorization": f"Bearer {secret or client_secret(CLIENT)}"})
 
     async def send(self, sender: str, message: str, metadata: dict[str, Any]) -> Reply:
+        """``sender`` is the call's name (``phone-<uuid>``); the gateway files it as ``phone:phone-<uuid>``."""
         try:
             response = await self.client.post(
                 self.url, json={"sender": sender, "message": message, "metadata": metadata})

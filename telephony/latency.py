@@ -56,13 +56,13 @@ class InProgress:
         self.samples: list[int] = []
 
 
-def request_audio(text: str = REQUEST, words_per_minute: int = 160) -> bytes:
+def request_audio(text: str = REQUEST, words_per_minute: int = 160, voice: str = "cmn-latn-pinyin") -> bytes:
     """A resident's spoken request: espeak-ng's Mandarin voice (the command line, independent of the
-    product's TTS engine), resampled to the phone's 8 kHz."""
+    product's TTS engine), resampled to the phone's 8 kHz. The same arguments give the same samples."""
     from speech.audio import read_wav, resample
 
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", str(words_per_minute), "-w", f"{tmp}/r.wav", text],
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", f"{tmp}/r.wav", text],
                        check=True)
         return resample(read_wav(f"{tmp}/r.wav"), 8000).pcm
 

@@ -23,15 +23,10 @@ from pathlib import Path
 import httpx
 
 from common import settings
+from common.net import free_port
 from common.services import APP_PYTHON
 
 HANDOFF_REPLY = "好的，正在为您转接人工客服，请稍候。"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -108,13 +108,19 @@ class CallSession:
         elif state.duration() >= conf.max_call_s:
             await self.speak(conf.goodbye_max_call, interruptible=False)
             state.hang_up("max_call_length")
-        elif not self.listener.busy and state.silent_for() >= conf.silence_reprompt_s:
+        elif self._quiet() and state.silent_for() >= conf.silence_reprompt_s:
             if state.reprompts >= conf.max_reprompts:
                 await self.speak(conf.goodbye_silence, interruptible=False)
                 state.hang_up("silence")
             else:
                 state.reprompts += 1
                 await self.speak(conf.reprompt)
+
+    def _quiet(self) -> bool:
+        """Nobody is talking and nothing the caller did waits: not even an utterance recognised a moment ago
+        (on a loaded machine the tick can come between its recognition and its turn in the queue; a
+        re-prompt then talked over the caller's answer, and a caller who hung up on it was never heard)."""
+        return not self.listener.busy and self.events.empty()
 
     async def _on_utterance(self, utterance: Utterance) -> None:
         self.state.touch()

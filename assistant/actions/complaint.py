@@ -21,13 +21,14 @@ from assistant.actions.validators import (
     declines_phone,
     mask_phone,
     message_intent,
-    message_metadata,
     message_text,
     place_mentioned,
+    verified_phone,
     yes_or_no,
 )
 from common import settings
 from common.zh_numbers import spoken_digits_to_arabic
+from dispatch import classify
 
 NO_PHONE = "none"
 FORM_SLOTS = ("complaint_description", "complaint_location", "complaint_phone", "complaint_confirmed",
@@ -59,7 +60,7 @@ def _entity(tracker: Tracker, name: str) -> str | None:
 def known_phone(tracker: Tracker) -> str | None:
     """The number the channel already knows (a caller's number on the phone, a bound account's number):
     residents on the phone should not have to say eleven digits; the read-back before submitting shows it."""
-    return clean_phone(str(message_metadata(tracker).get("phone") or ""))
+    return verified_phone(tracker)
 
 
 class ValidateComplaintForm(FormValidationAction):
@@ -114,9 +115,7 @@ class ValidateComplaintForm(FormValidationAction):
 
     def validate_complaint_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                        domain: dict[str, Any]) -> dict[str, Any]:
-        from dispatch.classify import classify
-
-        code, name = classify(str(value))
+        code, name = classify.classify(str(value))
         return {"complaint_description": value, "complaint_service_code": code, "complaint_service_name": name}
 
     def validate_complaint_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -164,9 +163,9 @@ class ActionSubmitComplaint(Action):
             dispatcher.utter_message(response="utter_complaint_cancelled")
             return reset
         phone = tracker.get_slot("complaint_phone")
-        events = submit_ticket(
+        events = await submit_ticket(
             dispatcher, tracker,
-            service_code=tracker.get_slot("complaint_service_code") or "other",
+            service_code=tracker.get_slot("complaint_service_code") or classify.table()[1],
             description=tracker.get_slot("complaint_description") or "",
             address_string=tracker.get_slot("complaint_location") or "",
             phone=None if phone == NO_PHONE else phone,

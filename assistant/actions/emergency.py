@@ -9,9 +9,8 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant.actions.tickets import submit_ticket
+from assistant.actions.tickets import filing_code, submit_ticket
 from assistant.actions.validators import NOT_AN_ANSWER_INTENTS, message_intent, message_text, place_mentioned
-from common import settings
 
 # (kind, keywords) — checked in order; the first match wins. The advice for each kind is the response
 # utter_emergency_advice_<kind> in the domain (Mandarin and English); "other" is the general advice.
@@ -81,8 +80,8 @@ class ActionSubmitEmergency(Action):
                              if e.get("event") == "user"
                              and (e.get("parse_data") or {}).get("intent", {}).get("name") == "report_emergency"),
                             None) or ""
-        events = submit_ticket(
-            dispatcher, tracker, service_code=settings.section("actions").get("emergency_service_code", "emergency"),
+        events = await submit_ticket(
+            dispatcher, tracker, service_code=filing_code("emergency"),
             description=f"紧急求助（{tracker.get_slot('emergency_kind') or 'other'}）：{first_report}",
             address_string=tracker.get_slot("emergency_location") or "", phone=None, urgent=True,
         )

@@ -14,7 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from assistant.actions.tickets import submit_ticket
+from assistant.actions.tickets import filing_code, submit_ticket
 from assistant.actions.validators import (
     NOT_AN_ANSWER_INTENTS,
     message_intent,
@@ -107,8 +107,8 @@ class ActionSubmitHealthReport(Action):
         else:
             dispatcher.utter_message(response="utter_health_followup", celsius=celsius)
         metadata = message_metadata(tracker)
-        events += submit_ticket(
-            dispatcher, tracker, service_code=conf.get("health_service_code", "public_health"),
+        events += await submit_ticket(
+            dispatcher, tracker, service_code=filing_code("health"),
             description=f"居家健康监测异常：{summary}", address_string=metadata.get("address") or "居家观察对象住址",
             phone=metadata.get("phone"),
         )

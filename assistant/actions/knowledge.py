@@ -12,14 +12,14 @@ from assistant.actions.clients import BackendUnavailable, kb_search
 from assistant.actions.validators import message_metadata, message_text
 
 
-def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, offer_menu: bool) -> list[dict[str, Any]]:
+async def answer_from_kb(dispatcher: CollectingDispatcher, tracker: Tracker, offer_menu: bool) -> list[dict[str, Any]]:
     """Shared by the policy intent and the low-confidence fallback; returns the events to apply."""
     query = message_text(tracker)
     if query.startswith("/"):  # a button payload with no question text
         dispatcher.utter_message(response="utter_ask_policy_topic")
         return []
     try:
-        result = kb_search(query, sender=tracker.sender_id)
+        result = await kb_search(query, sender=tracker.sender_id)
     except BackendUnavailable:
         dispatcher.utter_message(response="utter_kb_unavailable")
         return []
@@ -48,7 +48,7 @@ class ActionAnswerPolicy(Action):
         return "action_answer_policy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        return answer_from_kb(dispatcher, tracker, offer_menu=False)
+        return await answer_from_kb(dispatcher, tracker, offer_menu=False)
 
 
 class ActionClarify(Action):
@@ -58,22 +58,23 @@ class ActionClarify(Action):
         return "action_clarify"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        return answer_from_kb(dispatcher, tracker, offer_menu=True)
+        return await answer_from_kb(dispatcher, tracker, offer_menu=True)
 
 
 class ActionFileConsultation(Action):
-    """The resident agreed: the unanswered question becomes a 政策咨询 ticket."""
+    """The resident agreed: the unanswered question becomes a 政策咨询 ticket, filed under the backend's code
+    for consultations (``[dispatch] consultation_service_code``)."""
 
     def name(self) -> str:
         return "action_file_consultation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        from assistant.actions.tickets import submit_ticket
+        from assistant.actions.tickets import filing_code, submit_ticket
 
         question = tracker.get_slot("complaint_description") or ""
         metadata = message_metadata(tracker)
-        events = submit_ticket(
-            dispatcher, tracker, service_code="consultation", description=f"政策咨询：{question}",
+        events = await submit_ticket(
+            dispatcher, tracker, service_code=filing_code("consultation"), description=f"政策咨询：{question}",
             address_string=metadata.get("address") or "线上咨询", phone=metadata.get("phone"),
         )
         return [*events, SlotSet("pending_consultation", None), SlotSet("complaint_description", None)]

@@ -6,6 +6,7 @@ Kept free of rasa_sdk so they are unit-tested directly, and shared by every acti
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from common import settings
@@ -13,7 +14,6 @@ from common.zh_numbers import parse_integer, spoken_digits_to_arabic
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
-TICKET = re.compile(r"GB(\d{8})-?(\d{4})|TMP-\d{8}-[0-9A-F]{4,}", re.IGNORECASE)
 NO_PHONE_WORDS = ("不留", "不用留", "不想留", "不方便", "不需要", "不用了", "算了", "没有电话", "匿名")
 YES_WORDS = ("是", "对", "确认", "可以", "好的", "好", "行", "嗯", "没错", "提交", "要", "有")
 NO_WORDS = ("不", "没", "否", "别", "取消", "算了", "无")
@@ -77,11 +77,11 @@ MAX_LOCATION_GAP = 2  # characters (与, 的, a space) allowed between two locat
 
 
 def merge_locations(text: str, entities: list[dict], min_confidence: float = 0.0) -> str | None:
-    """One place from DIET's location pieces: 幸福路 + 长安街交叉口 → 幸福路与长安街交叉口.
+    """One place from the entity extractor's location pieces: 幸福路 + 长安街交叉口 → 幸福路与长安街交叉口.
 
     Chinese place names often come back split at 与/和/的 or a space; the resident meant one place,
     so pieces separated by at most MAX_LOCATION_GAP characters are joined from the original text.
-    The place must start with a piece DIET is sure of (``min_confidence``): a lone unsure piece is
+    The place must start with a piece the extractor is sure of (``min_confidence``): a lone unsure piece is
     usually a word like 走路, and asking for the place is better than a wrong one.
     """
     pieces = sorted((e["start"], e["end"], float(e.get("confidence_entity", 1.0))) for e in entities
@@ -106,14 +106,56 @@ def place_mentioned(text: str, entities: list[dict]) -> str | None:
     return merge_locations(text, entities, float(settings.section("actions").get("location_min_confidence", 0.7)))
 
 
+@lru_cache(maxsize=8)
+def _ticket_syntax(backend: str, prefix: str, pattern: str, fmt: str) -> tuple[re.Pattern[str], str]:
+    from dispatch.backends import reference_syntax
+
+    return reference_syntax({"backend": backend, "ticket_prefix": prefix, "client_reference_pattern": pattern,
+                             "client_reference_format": fmt})
+
+
+def ticket_syntax() -> tuple[re.Pattern[str], str]:
+    """The configured backend's ticket-number pattern and canonical format (the backend owns its syntax)."""
+    conf = settings.section("dispatch")
+    return _ticket_syntax(str(conf.get("backend") or ""), str(conf.get("ticket_prefix") or ""),
+                          str(conf.get("client_reference_pattern") or ""),
+                          str(conf.get("client_reference_format") or ""))
+
+
 def find_ticket_id(text: str) -> str | None:
-    """GB20261123-0001 from typed or spoken forms ("G B 二零二六一一二三 杠 零零零一", "gb 2026 1123 0001")."""
+    """A ticket number from typed or spoken forms ("G B 二零二六一一二三 杠 零零零一", "gb 2026 1123 0001"):
+    the backend's number (its pattern, its canonical form) or the outbox's provisional TMP-… reference."""
+    from dispatch.outbox.model import PROVISIONAL
+
     compact = re.sub(r"\s+", "", spoken_digits_to_arabic(text)).upper()
     compact = re.sub(r"[杠横—－_]", "-", compact)
-    match = TICKET.search(compact)
-    if not match:
+    pattern, fmt = ticket_syntax()
+    found = [m for m in (pattern.search(compact), PROVISIONAL.search(compact)) if m]
+    if not found:
         return None
-    return f"GB{match.group(1)}-{match.group(2)}" if match.group(1) else match.group(0)
+    match = min(found, key=lambda m: m.start())
+    if match.re is PROVISIONAL or not fmt:
+        return match.group(0)
+    return fmt.format(**match.groupdict())
+
+
+# "尾号5678", "手机后四位 5678", "后4位是5678", "last four digits 5678", "ending in 5678".
+LAST_DIGITS = re.compile(
+    r"(?:尾号|后四位|后4位|末四位|末4位|last\s*(?:four|4)(?:\s*digits?)?|ending(?:\s*in)?)\D{0,6}?(\d{4})(?!\d)",
+    re.IGNORECASE)
+
+
+def find_last_digits(text: str) -> str:
+    """The last four digits of a phone number the resident gave with a case number ("" when none)."""
+    match = LAST_DIGITS.search(spoken_digits_to_arabic(text))
+    return match.group(1) if match else ""
+
+
+def verified_phone(tracker: Any) -> str | None:
+    """The resident's phone as the channel vouches for it. The gateway passes ``metadata.phone`` only from
+    trusted clients (the voice bot's caller id, a platform that verified the number) and drops it from
+    anyone else, so this is an identity, unlike a number typed into the conversation."""
+    return clean_phone(str(message_metadata(tracker).get("phone") or ""))
 
 
 RATING_WORDS = {"好评": 5, "非常满意": 5, "很满意": 5, "满意": 4, "中评": 3, "一般": 3, "还行": 3,

@@ -1,5 +1,6 @@
 // The curators' page: entries (list, filter, edit with preview, publish, history with diff and restore),
-// the unanswered-questions list ("create an entry from this"), import and export.
+// the unanswered-questions list (two clicks: a new entry, or an "also answers" wording of an existing one),
+// why an answer was or was not given (score, margin, lead, the verifier's reason), import and export.
 // All text reaches the page through el()/textContent: answers are shown exactly as typed, never as HTML.
 import { api, el, setToken, token } from "/staff/common.js";
 
@@ -7,8 +8,9 @@ const $ = (id) => document.getElementById(id);
 const AUTHOR_KEY = "govbot.staffName";
 const STATUS_NAMES = { published: "已发布", draft: "草稿", archived: "已归档" };
 const ACTION_NAMES = { create: "新建", update: "修改", publish: "发布", archive: "归档", draft: "转为草稿",
-  restore: "恢复", import: "导入" };
+  restore: "恢复", import: "导入", also_answers: "加入居民问法" };
 const OUTCOME_NAMES = { answer: "直接回答", clarify: "请居民确认", none: "没有答案" };
+const VERDICT_NAMES = { pass: "一致", clarify: "存疑", decline: "不是同一件事" };
 const enc = encodeURIComponent;
 
 let current = null;          // the entry open in the editor (null: a new one)
@@ -57,6 +59,7 @@ function fillForm(entry) {
   form.id.readOnly = Boolean(current);
   form.question.value = entry.question || "";
   form.alternates.value = (entry.alternates || []).join("\n");
+  form.also_answers.value = (entry.also_answers || []).join("\n");
   form.answer.value = entry.answer || "";
   form.category.value = entry.category || "";
   form.keywords.value = (entry.keywords || []).join("，");
@@ -71,7 +74,7 @@ function formData() {
   const lines = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean);
   return {
     question: form.question.value, answer: form.answer.value, category: form.category.value,
-    alternates: lines(form.alternates.value), keywords: form.keywords.value.split(/[,，、\s]+/).filter(Boolean),
+    alternates: lines(form.alternates.value), also_answers: lines(form.also_answers.value), keywords: form.keywords.value.split(/[,，、\s]+/).filter(Boolean),
     source: form.source.value, valid_from: form.valid_from.value || null, valid_to: form.valid_to.value || null,
   };
 }
@@ -135,12 +138,35 @@ async function setStatus(action) {
   await loadEntries();
 }
 
+// What the search decided and why: the three signals, the reason, and the verifier's verdict per candidate.
+function explainNodes(result) {
+  const x = result.explain || {};
+  const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(3));
+  const questions = Object.fromEntries(result.results.map((r) => [r.id, r.question]));
+  return [
+    el("div", { class: "why" }, `结果：${OUTCOME_NAMES[result.outcome]}。${x.reason || ""}`),
+    el("div", { class: "explain" }, `得分 ${fmt(x.score)}　领先第二名 ${fmt(x.margin)}　领先闲聊 ${fmt(x.lead)}`),
+    ...(x.candidates || []).map((c, i) => el("div", { class: `explain verdict-${c.action}` },
+      `${i + 1}. ${c.id} ${questions[c.id] || ""}（${fmt(c.score)}）核对：${VERDICT_NAMES[c.action] || c.action}` +
+      (c.reason ? `——${c.reason}` : c.shared && c.shared.length ? `——一致：${c.shared.join("、")}` : ""))),
+  ];
+}
+
+async function probe(q) {
+  return api(`/api/kb/search?q=${enc(q)}&top=3&log=0`);
+}
+
 async function trySearch() {
   const q = $("entry-form").question.value.trim();
   if (!q) return;
-  const result = await api(`/api/kb/search?q=${enc(q)}&top=3&log=0`);
-  $("try-result").replaceChildren(`结果：${OUTCOME_NAMES[result.outcome]}；`,
-    ...result.results.map((r, i) => el("span", {}, `${i + 1}. ${r.id} ${r.question}（${r.score}）  `)));
+  $("try-result").replaceChildren(...explainNodes(await probe(q)));
+}
+
+async function probeSearch() {
+  const q = $("probe-text").value.trim();
+  if (!q) return;
+  $("probe-result").hidden = false;
+  $("probe-result").replaceChildren(...explainNodes(await probe(q)));
 }
 
 // ---- history and diff ----------------------------------------------------------------------
@@ -183,7 +209,7 @@ function diffNodes(before, after) {
   return nodes;
 }
 
-const FIELD_NAMES = { question: "标准问题", alternates: "其他问法", answer: "答案", category: "分类", keywords: "关键词",
+const FIELD_NAMES = { question: "标准问题", alternates: "其他问法", also_answers: "也回答的问法", answer: "答案", category: "分类", keywords: "关键词",
   source: "来源", status: "状态", valid_from: "生效日期", valid_to: "失效日期" };
 const asText = (v) => (Array.isArray(v) ? v.join("\n") : v === null || v === undefined ? "" : String(v));
 
@@ -223,14 +249,38 @@ async function restore(version) {
 
 // ---- unanswered questions ------------------------------------------------------------------
 
+let publishedEntries = null;  // for choosing which entry an adopted wording belongs to (loaded once)
+
 async function loadUnanswered() {
   const { groups } = await api("/api/kb/unanswered");
   $("unanswered").replaceChildren(...groups.map((g) => el("tr", {},
     el("td", {}, g.question), el("td", {}, g.count),
     el("td", {}, g.wordings.filter((w) => w.text !== g.question).map((w) => `${w.text}（${w.count}）`).join("；")),
-    el("td", {}, when(g.last_at)), el("td", {}, g.nearest_entry_id || ""),
-    el("td", {}, el("button", { class: "create-from", onclick: () => createFrom(g) }, "据此新建条目")))));
-  if (!groups.length) $("unanswered").replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "暂无未解答的问题")));
+    el("td", {}, when(g.last_at)), el("td", { class: "reason" }, g.reason || ""),
+    el("td", {}, g.nearest_entry_id ? `${g.nearest_entry_id} ${g.nearest_entry_question || ""}` : ""),
+    el("td", {},
+      el("button", { class: "create-from", onclick: () => createFrom(g) }, "新建条目"), " ",
+      el("button", { class: "adopt", onclick: (e) => guarded(() => showAdopt(g, e.target.closest("tr"))) }, "加为问法…")))));
+  if (!groups.length) $("unanswered").replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "暂无未解答的问题")));
+}
+
+// Second click of "add as a wording": the nearest entry is preselected; confirming adopts every wording of the group.
+async function showAdopt(group, row) {
+  if (row.nextSibling && row.nextSibling.classList && row.nextSibling.classList.contains("adopt")) { row.nextSibling.remove(); return; }
+  if (!publishedEntries) publishedEntries = (await api("/api/kb/entries?status=published")).entries;
+  const select = el("select", { class: "adopt-entry" }, ...publishedEntries.map((e) => el("option", { value: e.id }, `${e.id} ${e.question}`)));
+  if (group.nearest_entry_id) select.value = group.nearest_entry_id;
+  const confirmButton = el("button", { class: "adopt-confirm", onclick: () => guarded(() => adopt(group, select.value)) }, "确认加入");
+  row.after(el("tr", { class: "adopt" }, el("td", { colspan: "7" },
+    `把「${group.question}」加为这个条目也回答的问法：`, select, " ", confirmButton)));
+}
+
+async function adopt(group, entryId) {
+  const result = await api(`/api/kb/entries/${enc(entryId)}/also-answers`,
+    { method: "POST", json: { text: group.question, ids: group.ids, author: author() } });
+  notice(result.added ? `已把「${group.question}」加为 ${entryId} 的问法（第 ${result.entry.version} 版），数秒内生效`
+    : `${entryId} 已有这个问法，已标记为解决`);
+  await loadUnanswered();
 }
 
 function createFrom(group) {
@@ -296,6 +346,8 @@ $("show-history").addEventListener("click", () => guarded(showHistory));
 $("close-editor").addEventListener("click", () => { $("editor").hidden = true; $("history").hidden = true; current = null; });
 $("try-search").addEventListener("click", () => guarded(trySearch));
 $("reload-unanswered").addEventListener("click", () => guarded(loadUnanswered));
+$("probe-go").addEventListener("click", () => guarded(probeSearch));
+$("probe-text").addEventListener("keydown", (e) => { if (e.key === "Enter") guarded(probeSearch); });
 $("import-go").addEventListener("click", () => guarded(importFile));
 for (const button of document.querySelectorAll("[data-export]")) button.addEventListener("click", () => guarded(() => exportFile(button.dataset.export)));
 refreshAll();

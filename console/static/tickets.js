@@ -1,18 +1,16 @@
 // The dispatchers' page: work queue, actions on a case, supervision and metrics.
-// Every request goes to the dispatch service's /api/dispatch (another origin than this page: see tickets.html).
+// Every request goes to /api/dispatch on this page's own origin: the gateway relays it to the dispatch
+// service (gateway/dispatch_proxy.py). No address is ever taken from the URL or storage, so no link can
+// send the staff token to another site.
 import { api, el } from "/staff/common.js";
 
-const DEFAULT_BASE = "http://127.0.0.1:8081";
-const BASE_KEY = "govbot.dispatchBase";
 const REFRESH_MS = 30000;
 const STAGES = { sign: "签收", dispatch: "派遣", close: "办结" };
 const STATUS_NAMES = { submitted: "待签收", signed: "已签收", assigned: "已派遣", reopened: "重新办理", closed: "已办结" };
 
 const $ = (id) => document.getElementById(id);
-const fromQuery = new URLSearchParams(location.search).get("api");
-if (fromQuery) localStorage.setItem(BASE_KEY, fromQuery);
-const base = () => (localStorage.getItem(BASE_KEY) || DEFAULT_BASE).replace(/\/+$/, "");
-const call = (path, options) => api(`${base()}/api/dispatch${path}`, options);
+const call = (path, options) => api(`/api/dispatch${path}`, options);
+localStorage.removeItem("govbot.dispatchBase");  // an address remembered by an older version of this page
 const enc = encodeURIComponent;
 
 let departments = [];
@@ -158,8 +156,6 @@ async function refresh() {
   try { await Promise.all([loadTickets(), loadSupervision(), loadMetrics()]); } catch (err) { showError(err); }
 }
 
-$("api-base").value = base();
-$("save-base").addEventListener("click", () => { localStorage.setItem(BASE_KEY, $("api-base").value.trim()); start(); });
 for (const id of ["status", "overdue", "department"]) $(id).addEventListener("change", () => refresh());
 $("refresh").addEventListener("click", () => refresh());
 $("q").addEventListener("keydown", (e) => { if (e.key === "Enter") refresh(); });

@@ -105,9 +105,10 @@ def _open311_format(request: Request) -> str:
 def _install_errors(app: Sanic, origins: tuple[str, ...]) -> None:
     """Spec errors under /open311/, our JSON errors elsewhere; never an HTML page, never a bare 500."""
 
-    def answer(request: Request, status: int, description: str, code: str = "http_error") -> HTTPResponse:
+    def answer(request: Request, status: int, description: str, code: str = "http_error",
+               reason: str | None = None) -> HTTPResponse:
         if request.path.startswith(OPEN311_PREFIX):
-            resp = render_error(Open311Error(status, description), _open311_format(request))
+            resp = render_error(Open311Error(status, description, reason), _open311_format(request))
         else:
             resp = ApiError(status, code, description).to_response()
         _add_cors(request, resp, origins)
@@ -115,7 +116,7 @@ def _install_errors(app: Sanic, origins: tuple[str, ...]) -> None:
 
     @app.exception(Open311Error)
     async def _open311_error(request: Request, exc: Open311Error) -> HTTPResponse:
-        return answer(request, exc.status, exc.description)
+        return answer(request, exc.status, exc.description, reason=exc.reason)
 
     @app.exception(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> HTTPResponse:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from common import settings
+from dispatch.limits import DESCRIPTION_MAX
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class DispatchConfig:
     webhook_timeout_s: float
     webhook_max_attempts: int
     webhook_backoff_s: float
+    webhook_backoff_max_s: float
     cors_origins: tuple[str, ...]
 
     @classmethod
@@ -69,7 +71,7 @@ class DispatchConfig:
             dedup_distance_m=float(conf["dedup_distance_m"]),
             dedup_window_hours=float(conf["dedup_window_hours"]),
             dedup_text_similarity=float(conf["dedup_text_similarity"]),
-            max_description_chars=int(conf["max_description_chars"]),
+            max_description_chars=DESCRIPTION_MAX,  # not a setting: the outbox must never queue what we refuse
             max_field_chars=int(conf["max_field_chars"]),
             max_transcript_chars=int(conf["max_transcript_chars"]),
             max_body_bytes=int(conf["max_body_bytes"]),
@@ -80,6 +82,7 @@ class DispatchConfig:
             webhook_timeout_s=float(conf["webhook_timeout_s"]),
             webhook_max_attempts=int(conf["webhook_max_attempts"]),
             webhook_backoff_s=float(conf["webhook_backoff_s"]),
+            webhook_backoff_max_s=float(conf["webhook_backoff_max_s"]),
             cors_origins=tuple(conf["cors_origins"]),
         )
 

@@ -8,7 +8,6 @@ creation (kept in ``app.ctx``) so several apps with different settings can run i
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import wraps
@@ -17,7 +16,8 @@ from typing import Any
 from sanic import Blueprint, Request, response
 from sanic.response import HTTPResponse
 
-from common.web import ApiError, json_body
+from common.web import ApiError, bearer_token, json_body, same_secret
+from dispatch.limits import DESCRIPTION_MAX
 from dispatch.server import metrics, views
 from dispatch.server.forms import iso_datetime
 from dispatch.server.output import Open311Error
@@ -33,9 +33,7 @@ DEFAULT_METRICS_DAYS = 30
 def staff_only(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
     @wraps(handler)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not token or not hmac.compare_digest(token.encode(), request.app.ctx.config.staff_token.encode()):
+        if not same_secret(bearer_token(request), request.app.ctx.config.staff_token):
             raise ApiError(401, "unauthorized", "需要工作人员身份（Authorization: Bearer <token>）", "authorization")
         return await handler(request, *args, **kwargs)
 
@@ -54,7 +52,7 @@ def _text(data: dict[str, Any], name: str, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str):
         raise ApiError(400, "invalid_field", f"{name} 须为字符串", name)
-    if len(value) > 4000 or any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
+    if len(value) > DESCRIPTION_MAX or any(ord(ch) < 32 and ch not in "\n\r\t" for ch in value):
         raise ApiError(400, "invalid_field", f"{name} 过长或含控制字符", name)
     return value.strip()
 

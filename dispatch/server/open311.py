@@ -99,13 +99,19 @@ async def service_definition(request: Request, name: str) -> HTTPResponse:
 
 @bp.get("/requests/<name>")
 async def one_request(request: Request, name: str) -> HTTPResponse:
+    """GET requests/{id}.{fmt}; extension: with a valid api_key also who reported it (``phone``,
+    ``sender_id``), so the assistant can tell the reporter from anyone else who names the number."""
     service_request_id, fmt = split_format(name)
     ctx = _ctx(request)
-    _check_jurisdiction(request, forms.query_fields(request))
+    args = forms.query_fields(request)
+    _check_jurisdiction(request, args)
     ticket = await asyncio.to_thread(ctx.store.get, service_request_id)
     if ticket is None:
         raise Open311Error(404, f"工单 {service_request_id} 不存在")
-    return render([views.request_view(ticket, ctx.config.timezone)], fmt, "service_requests")
+    view = views.request_view(ticket, ctx.config.timezone)
+    if _api_key_ok(request, args):
+        view.update(views.reporter_view(ticket))
+    return render([view], fmt, "service_requests")
 
 
 @bp.get("/tokens/<name>")
@@ -129,8 +135,8 @@ async def rating(request: Request, service_request_id: str, name: str) -> HTTPRe
         saved = await asyncio.to_thread(ctx.store.rate, service_request_id, score, comment, ctx.clock.now())
     except LookupError:
         raise Open311Error(404, f"工单 {service_request_id} 不存在") from None
-    except TransitionError as exc:
-        raise Open311Error(400, exc.message) from None
+    except TransitionError as exc:  # not_closed, already_rated (one rating per ticket)
+        raise Open311Error(400, exc.message, reason=exc.code) from None
     saved["at"] = views.local(saved["at"], ctx.config.timezone)
     return render([saved], fmt, "ratings", status=201)
 

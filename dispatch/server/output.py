@@ -32,11 +32,15 @@ XML_TYPE = "text/xml; charset=utf-8"
 
 
 class Open311Error(Exception):
-    """An error in the spec's form: ``[{"code": 400, "description": "..."}]`` (or ``<errors>``)."""
+    """An error in the spec's form: ``[{"code": 400, "description": "..."}]`` (or ``<errors>``).
 
-    def __init__(self, status: int, description: str) -> None:
+    ``reason`` (extension) is a stable word a client can act on (``already_rated``), where the
+    description is for people and may change.
+    """
+
+    def __init__(self, status: int, description: str, reason: str | None = None) -> None:
         super().__init__(description)
-        self.status, self.description = status, description
+        self.status, self.description, self.reason = status, description, reason
 
 
 def split_format(name: str) -> tuple[str, str]:
@@ -58,7 +62,10 @@ def render(data: Any, fmt: str, root: str, status: int = 200) -> HTTPResponse:
 
 
 def render_error(error: Open311Error, fmt: str) -> HTTPResponse:
-    return render([{"code": error.status, "description": error.description}], fmt, "errors", error.status)
+    item: dict[str, Any] = {"code": error.status, "description": error.description}
+    if error.reason:
+        item["reason"] = error.reason
+    return render([item], fmt, "errors", error.status)
 
 
 def _json_default(value: Any) -> Any:

@@ -2,8 +2,9 @@
 
 Public status is the spec's ``open``/``closed``; the internal step (签收, 派遣 ...) goes into
 ``status_notes`` and the ``detailed_status`` extension. Contact fields and the transcript never
-leave through Open311 (only the authenticated dispatcher API shows them), and phone and ID-card
-numbers a resident typed into the description are masked there (GET requests is public).
+leave through public Open311 (the dispatcher API shows them; an api_key holder asking for one case gets
+who reported it, ``reporter_view``, so the assistant can tell the reporter from a stranger), and phone
+and ID-card numbers a resident typed into the description are masked there (GET requests is public).
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def request_view(ticket: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
         "urgent": bool(ticket["urgent"]),
         "reporters": ticket["reporters"],
     }
+
+
+def reporter_view(ticket: dict[str, Any]) -> dict[str, Any]:
+    """Extension fields for api_key holders only: who reported the case (never in the public view)."""
+    return {"phone": ticket["phone"], "sender_id": ticket["sender_id"], "channel": ticket["channel"]}
 
 
 def created_view(ticket: dict[str, Any], tz: tzinfo) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Events are written in the same transaction as the change (a durable outbox), so a dispatcher's
 request never waits for the gateway and a crash between commit and delivery loses nothing.
-Backoff doubles from ``webhook_backoff_s``; after ``webhook_max_attempts`` the event is marked failed.
+Retries follow the shared schedule (``common.backoff``) from ``webhook_backoff_s``, doubling up to
+``webhook_backoff_max_s``; after ``webhook_max_attempts`` the event is marked failed.
 Retries run on the real clock (network time), not the injectable one the SLA uses.
 Each POST is signed like the gateway's ``/hooks/dispatch`` expects: ``X-Dispatch-Signature:
 sha256=<HMAC-SHA256 of the body>`` with the shared ``[dispatch] webhook_secret_file``.
@@ -11,8 +12,6 @@ sha256=<HMAC-SHA256 of the body>`` with the shared ``[dispatch] webhook_secret_f
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 from datetime import timedelta
@@ -20,8 +19,10 @@ from typing import Any
 
 import httpx
 
+from common.backoff import delay
 from dispatch.server.background import BackgroundTask
 from dispatch.server.clock import SystemClock
+from dispatch.signing import HEADER, signature
 
 log = logging.getLogger("dispatch.webhook")
 BATCH = 20
@@ -55,7 +56,7 @@ class Notifier:
                 body = event["payload"].encode("utf-8")
                 response = await client.post(self.url, content=body, headers={
                     "Content-Type": "application/json; charset=utf-8",
-                    "X-Dispatch-Signature": signature(body, self.config.webhook_secret)})
+                    HEADER: signature(body, self.config.webhook_secret)})
                 if response.status_code >= 300:
                     error = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
@@ -64,7 +65,8 @@ class Notifier:
             if error:
                 attempt = event["attempts"] + 1
                 if attempt < self.config.webhook_max_attempts:
-                    retry_at = self.clock.now() + timedelta(seconds=self.config.webhook_backoff_s * 2 ** (attempt - 1))
+                    wait = delay(attempt, self.config.webhook_backoff_s, self.config.webhook_backoff_max_s)
+                    retry_at = self.clock.now() + timedelta(seconds=wait)
                 sid = json.loads(event["payload"]).get("service_request_id")
                 log.warning("webhook for %s failed (attempt %d): %s", sid, attempt, error)
             else:
@@ -85,7 +87,3 @@ class Notifier:
                 except asyncio.TimeoutError:
                     pass
 
-
-def signature(body: bytes, secret: str) -> str:
-    """HMAC-SHA256 of the exact body bytes, as ``sha256=<hex>``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()

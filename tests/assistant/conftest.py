@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,9 @@ DOMAIN = Path(__file__).resolve().parents[2] / "assistant" / "domain.yml"
 
 def make_tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None,
                  slots: dict[str, Any] | None = None, active_loop: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> Tracker:
+                 metadata: dict[str, Any] | None = None, sender_id: str = "test-resident") -> Tracker:
     return Tracker(
-        sender_id="test-resident", slots=dict(slots or {}),
+        sender_id=sender_id, slots=dict(slots or {}),
         latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9},
                         "entities": entities or [], "metadata": metadata or {}},
         events=[{"event": "user", "text": text}], paused=False, followup_action=None,
@@ -47,3 +49,24 @@ def render(message: dict[str, Any], language: str = "zh") -> dict[str, Any]:
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
+
+
+@contextmanager
+def backends(data_dir: Path, **dispatch: Any) -> Iterator[None]:
+    """Point the actions at real backends for one test: ``[dispatch]`` keys as overrides (an outbox in
+    ``data_dir``, the secrets of ``data_dir``), ``kb_url`` for the knowledge base's search API."""
+    from assistant.actions import clients
+    from common import settings
+
+    kb_url = dispatch.pop("kb_url", None)
+    env = {"GOVBOT__PATHS__DATA_DIR": str(data_dir),
+           "GOVBOT__DISPATCH__OUTBOX_DB_URL": f"sqlite:///{data_dir}/outbox.sqlite3",
+           **{f"GOVBOT__DISPATCH__{key.upper()}": str(value) for key, value in dispatch.items()}}
+    if kb_url:
+        env["GOVBOT__KNOWLEDGE_BASE__API_URL"] = kb_url
+    clients.outbox.cache_clear()
+    try:
+        with settings.overrides(env):
+            yield
+    finally:
+        clients.outbox.cache_clear()

@@ -21,6 +21,9 @@ from channels.base import BotMessage, UserMessage
 from channels.voice import VoiceInput, spoken_text
 from common import settings
 from common.web import install_error_handlers
+from gateway.clients import ClientRegistry
+from gateway.identity import IdentityGate
+from gateway.sessions import ResidentSessions
 from speech import models
 from speech.audio import read_wav, resample, to_wav
 from speech.base import Audio
@@ -50,6 +53,7 @@ def make_app(tmp_path: Path, **overrides: Any) -> tuple[Sanic, list[UserMessage]
     app.config.TOUCHUP = False
     install_error_handlers(app)
     app.blueprint(VoiceInput(conf).blueprint(echo))
+    app.ctx.identity = IdentityGate(ResidentSessions("test-key", 3600), ClientRegistry(tmp_path / "clients"))
     return app, received
 
 
@@ -67,8 +71,16 @@ async def test_voice_message_round_trip(tmp_path: Path, request_wav: bytes) -> N
     assert body["transcript"] and body["messages"][0]["text"] == f"您说的是：{body['transcript']}"
     assert body["messages"][0]["buttons"] == [{"title": "是", "payload": "/affirm"}]
     message = received[0]
-    assert (message.sender, message.channel, message.text) == ("web-7", "voice", body["transcript"])
+    # The form's sender is not an identity: the gateway named the resident and handed back a session.
+    assert body["sender"].startswith("resident:") and body["session"] and message.client is None
+    assert (message.sender, message.channel, message.text) == (body["sender"], "voice", body["transcript"])
     assert message.metadata["place"] == "3号楼" and message.metadata["input"] == "voice"
+    again = await post(app, files={"audio": ("msg.wav", request_wav, "audio/wav")},
+                       headers={"Authorization": f"Bearer {body['session']}"})
+    assert again.status == 200 and received[1].sender == body["sender"]  # the same conversation
+    other = await post(app, files={"audio": ("msg.wav", request_wav, "audio/wav")}, data={"sender": "resident:x"},
+                       headers={"Authorization": f"Bearer {body['session']}"})
+    assert other.status == 403 and other.json["error"]["field"] == "sender" and len(received) == 2
 
     _request, audio = await app.asgi_client.get(body["audio_url"])
     assert audio.status == 200 and audio.headers["content-type"] == "audio/wav"
@@ -80,7 +92,7 @@ async def test_voice_message_round_trip(tmp_path: Path, request_wav: bytes) -> N
 @pytest.mark.parametrize(("files", "data", "status", "field"), [
     (None, {"sender": "a"}, 415, "content-type"),
     ({"other": ("x.wav", b"1", "audio/wav")}, {"sender": "a"}, 400, "audio"),
-    ({"audio": ("x.wav", b"RIFF", "audio/wav")}, {}, 400, "sender"),
+    ({"audio": ("x.wav", b"RIFF", "audio/wav")}, {"sender": "a" * 200}, 400, "sender"),
     ({"audio": ("x.wav", b"RIFF", "audio/wav")}, {"sender": "a", "metadata": "[1]"}, 400, "metadata"),
     ({"audio": ("x.wav", b"\x01garbage" * 100, "audio/wav")}, {"sender": "a"}, 422, "audio"),
     ({"audio": ("x.wav", to_wav(Audio(np.zeros(16_000, "<i2").tobytes(), 16_000)), "audio/wav")},

@@ -24,7 +24,22 @@ def test_integers() -> None:
     assert parse_integer("abc") is None
 
 
+@pytest.mark.parametrize("text, value", [
+    ("一百二", 120), ("两千五", 2500), ("三万五", 35000), ("一亿", 100_000_000), ("一亿零一", 100_000_001),
+    ("3万5", 35000), ("洞幺拐", 17),
+])
+def test_spoken_shortcuts_and_large_numbers(text: str, value: int) -> None:
+    """What residents say every day (一百二 = 120, not 102): the hand-written parser got these wrong."""
+    assert parse_integer(text) == value
+
+
+@pytest.mark.parametrize("text", ["十十", "万千", "四四十三", "点五", "三点五"])
+def test_malformed_numerals_are_not_numbers(text: str) -> None:
+    assert parse_integer(text) is None
+
+
 def test_spoken_digits_and_running_text() -> None:
     assert spoken_digits_to_arabic("幺三八一二三四五六七八") == "13812345678"
     assert spoken_digits_to_arabic("一起去") == "一起去"
+    assert spoken_digits_to_arabic("区号零二一，分机洞幺拐") == "区号021，分机017"  # leading zeros stay
     assert normalise_numbers("体温三十六点五度，住在十二号楼") == "体温36.5度，住在12号楼"

@@ -6,7 +6,6 @@ Each test gets a fresh app with a ``ManualClock``; moving the clock is how SLA t
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from sanic import Sanic
 
 from common import settings
+from common.net import free_port
 from dispatch.server import create_app
 from dispatch.server.clock import ManualClock
 
@@ -27,12 +27,6 @@ PG_ADMIN_URL = "postgresql+psycopg://127.0.0.1/test"
 API_KEY = "test-api-key"
 STAFF_TOKEN = "test-staff-token"
 START = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)  # 09:00 in Asia/Shanghai
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dispatch_conf(db_url: str, **overrides: Any) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 Not a mock: it listens on a 127.0.0.1 port and answers over HTTP, and a test can make it misbehave the ways
 a command centre's system does: ``mode`` "ok", "500", "400", "429", "html" (a proxy page with 200),
 ``delay_s`` before answering (slow; the ticket is created *before* the wait, like a server whose answer is
-lost), ``stop()``/``start()`` (down). It dedups by idempotency key like the embedded server, counts every
-POST, and keeps its tickets across stop/start, so tests can assert "no loss, no duplicates".
+lost), ``hold`` (an Event: a new ticket's answer waits until the test sets it, at most ``hold_s``; ``arrived``
+is set when such a POST came in, so a test orders events instead of measuring time), ``stop()``/``start()``
+(down). It dedups by idempotency key like the embedded server, counts every POST, and keeps its tickets
+across stop/start, so tests can assert "no loss, no duplicates".
 Importable from both environments (tests/assistant runs in the 3.10 one).
 """
 
@@ -39,6 +41,9 @@ class Peer:
         self.mode = "ok"
         self.delay_s = 0.0
         self.batch = False  # answer POST with a token only (a "batch" server), ids via tokens/{token}
+        self.hold: threading.Event | None = None
+        self.hold_s = 10.0
+        self.arrived = threading.Event()
         self.tickets: dict[str, dict[str, Any]] = {}
         self.by_key: dict[str, str] = {}
         self.tokens: dict[str, str | None] = {}
@@ -200,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
         key = form.get("idempotency_key", [None])[0] or self.headers.get("Idempotency-Key")
         ticket, _new = self.peer.create(form, key)
         time.sleep(self.peer.delay_s)  # created first: a slow answer may be lost while the ticket exists
+        self.peer.arrived.set()
+        if self.peer.hold is not None:
+            self.peer.hold.wait(self.peer.hold_s)
         if self.peer.batch:
             token = f"T{ticket['service_request_id']}"
             self.peer.tokens.setdefault(token, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.dispatch.conftest import API_KEY
@@ -37,6 +39,34 @@ async def test_ratings(backend):
     assert r.status_code == 201 and b"<score>1</score>" in r.content
     detail = (await backend.http.get(f"/api/dispatch/tickets/{sid}", headers=backend.staff)).json()
     assert detail["ratings"] == [{"score": 5, "comment": "<b>谢谢</b>", "at": "2026-11-23T09:00:00+08:00"}]
+
+
+async def test_a_second_rating_is_refused_with_a_reason_and_changes_nothing(backend):
+    sid = await case(backend)
+    await backend.act(sid, "close", result="已处理")
+    assert (await rate(backend, sid, score="5", comment="很好")).status_code == 201
+    for fmt in ("json", "xml"):
+        again = await rate(backend, sid, fmt, score="1", comment="改成差评")
+        assert again.status_code == 400
+        if fmt == "json":
+            assert again.json() == [{"code": 400, "description": "该工单已评价", "reason": "already_rated"}]
+        else:
+            assert b"<reason>already_rated</reason>" in again.content
+    not_closed = await rate(backend, await case(backend), score="5")
+    assert not_closed.status_code == 400 and not_closed.json()[0]["reason"] == "not_closed"
+    detail = (await backend.http.get(f"/api/dispatch/tickets/{sid}", headers=backend.staff)).json()
+    assert [(r["score"], r["comment"]) for r in detail["ratings"]] == [(5, "很好")]
+
+
+async def test_ratings_racing_for_one_case_leave_one_rating(backend):
+    sid = await case(backend)
+    await backend.act(sid, "close", result="已处理")
+    answers = await asyncio.gather(*(rate(backend, sid, score=str(score)) for score in (1, 2, 3, 4, 5, 1, 2, 3)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [400] * 7, [a.text for a in answers]
+    assert all(a.json()[0]["reason"] == "already_rated" for a in answers if a.status_code == 400)
+    detail = (await backend.http.get(f"/api/dispatch/tickets/{sid}", headers=backend.staff)).json()
+    assert len(detail["ratings"]) == 1
 
 
 async def test_metrics_by_department(backend):

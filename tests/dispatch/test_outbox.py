@@ -23,6 +23,7 @@ import pytest
 from common import settings
 from dispatch.open311_client import Open311Client, Open311Rejected
 from dispatch.outbox import Outbox, TicketDraft, engine_url, is_provisional, make_engine
+from tests.dispatch.embedded import Embedded, wait_for
 from tests.dispatch.open311_peer import Peer
 
 ROOT = settings.ROOT
@@ -124,7 +125,7 @@ def test_backend_down_gives_a_provisional_reference_that_resolves(db_url: str, p
 
 def test_slow_backend_answer_lost_then_original_ticket_returned(db_url: str, peer: Peer, clock: Clock) -> None:
     outbox = make_outbox(db_url, peer.base_url, clock)
-    outbox._definition("noise", None)  # the service definition is fetched once; this test is about the POST
+    outbox.backend._definition("noise", None)  # the service definition is fetched once; this test is about the POST
     peer.delay_s = 1.0  # creates the ticket, answers after the 0.5 s submit timeout
     receipt = outbox.submit(draft())
     assert receipt.provisional
@@ -290,14 +291,6 @@ def drainer(db_url: str, base_url: str, api_key: str, data_dir: Path) -> subproc
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_for(condition: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def kill_and_restart(db_url: str, base_url: str, api_key: str, data_dir: Path, n: int,
                      started: Any, outbox: Outbox) -> set[str]:
     """Queue n tickets, start a drainer, SIGKILL it once ``started()``, restart it until the queue is
@@ -373,66 +366,6 @@ def test_postgresql_store(pg_url: str, peer: Peer, clock: Clock) -> None:
 # -- the embedded server (dispatch.server, run by the application environment's Python) -------------------------
 
 
-class Embedded:
-    """``python -m dispatch`` on a free port with its own data dir; stop() and start() keep port and data."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = closed_port()
-        self.api_key, self.staff_token = "embedded-test-key", "embedded-staff-token"
-        (data_dir / "secrets").mkdir(parents=True, exist_ok=True)
-        (data_dir / "secrets" / "dispatch_api_key").write_text(self.api_key)
-        (data_dir / "secrets" / "staff_token").write_text(self.staff_token)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/open311/v2"
-
-    def start(self) -> Embedded:
-        from common.services import APP_PYTHON
-
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "GOVBOT__PATHS__DATA_DIR": str(self.data_dir),
-               "GOVBOT__DISPATCH__PORT": str(self.port), "GOVBOT__DISPATCH__STATUS_WEBHOOK_URL": "",
-               "GOVBOT__DISPATCH__DB_URL": f"sqlite:///{self.data_dir}/dispatch.sqlite3"}
-        self.proc = subprocess.Popen([str(APP_PYTHON), "-m", "dispatch"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._ready, 60, "the embedded dispatch server")
-        return self
-
-    def _ready(self) -> bool:
-        import urllib.request
-
-        if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"python -m dispatch exited with {self.proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def staff(self, service_request_id: str, action: str, **body: Any) -> dict[str, Any]:
-        import json
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/dispatch/tickets/{service_request_id}/{action}",
-            data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.staff_token}"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())
-
-
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     import importlib.util
@@ -492,7 +425,7 @@ def test_embedded_down_then_back(tmp_path: Path, db_url: str, clock: Clock) -> N
         assert outbox.drain().sent == 1
         status = outbox.status(receipt.reference)
         assert status["reference"].startswith("GB") and status["status"] == "open" and not status["provisional"]
-        assert len(outbox.client.get_requests(sender_id=sender)) == 1
+        assert len(outbox.backend.client.get_requests(sender_id=sender)) == 1
     finally:
         server.stop()
 
@@ -501,9 +434,9 @@ def test_embedded_down_then_back(tmp_path: Path, db_url: str, clock: Clock) -> N
 def test_embedded_killed_drainer(tmp_path: Path, db_url: str, embedded: Embedded) -> None:
     n = 40
     outbox = embedded_outbox(db_url, embedded)
-    sent_before_kill = lambda: len(outbox.client.get_requests(sender_id=f"kill-{n}")) >= n // 4  # noqa: E731
+    sent_before_kill = lambda: len(outbox.backend.client.get_requests(sender_id=f"kill-{n}")) >= n // 4  # noqa: E731
     keys = kill_and_restart(db_url, embedded.base_url, embedded.api_key, tmp_path, n, sent_before_kill, outbox)
-    on_server = outbox.client.get_requests(sender_id=f"kill-{n}")
+    on_server = outbox.backend.client.get_requests(sender_id=f"kill-{n}")
     rows = list(outbox.rows())
     assert len(keys) == n and len(rows) == n and all(r["state"] == "sent" for r in rows)
     assert len(on_server) == n  # the server deduplicated every re-sent ticket by its idempotency key

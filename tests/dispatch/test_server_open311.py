@@ -157,6 +157,19 @@ async def test_my_cases_need_the_api_key(backend):
     assert [t["service_request_id"] for t in r.json()] == [mine]
 
 
+async def test_the_reporter_of_a_case_is_told_only_to_api_key_holders(backend):
+    sid = (await backend.report(**ROAD, sender_id="wx:alice", phone="13800000001", channel="wx")).json()[0][
+        "service_request_id"]
+    public = (await backend.http.get(f"/open311/v2/requests/{sid}.json")).json()[0]
+    assert not {"phone", "sender_id", "channel"} & set(public)
+    wrong = (await backend.http.get(f"/open311/v2/requests/{sid}.json", params={"api_key": "wrong"})).json()[0]
+    assert "phone" not in wrong and "sender_id" not in wrong
+    keyed = (await backend.http.get(f"/open311/v2/requests/{sid}.json", params={"api_key": API_KEY})).json()[0]
+    assert (keyed["phone"], keyed["sender_id"], keyed["channel"]) == ("13800000001", "wx:alice", "wx")
+    root = xml(await backend.http.get(f"/open311/v2/requests/{sid}.xml", params={"api_key": API_KEY}))
+    assert root.find("request").findtext("sender_id") == "wx:alice"
+
+
 BAD_POSTS = [
     ({"service_code": "road", "lat": "39.9", "long": "116.4", "attribute[facility]": "streetlight",
       "api_key": "wrong"}, 403),

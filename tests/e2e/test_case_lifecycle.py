@@ -5,11 +5,12 @@ a ticket filed while the dispatch backend is down arrives once it is back."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 import httpx
 import pytest
+
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +34,6 @@ def file_complaint(stack, sender: str) -> str:
     raise AssertionError(reply)
 
 
-def wait_for(condition, timeout_s: float = 30.0, step_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step_s)
-    raise AssertionError("condition not met in time")
-
-
 def test_an_edited_answer_reaches_the_next_chat_without_retraining(stack) -> None:
     staff = stack.staff()
     entry = httpx.get(f"{stack.gateway}/api/kb/entries/sb-001", headers=staff, timeout=10).json()
@@ -62,8 +53,7 @@ def test_a_closed_case_is_announced_and_rated(stack) -> None:
         done = httpx.post(f"{stack.dispatch}/api/dispatch/tickets/{ticket}/{action}", json=body,
                           headers=staff, timeout=10)
         assert done.status_code == 200, done.text
-    closed = wait_for(lambda: [n for n in httpx.get(f"{stack.gateway}/api/notifications", params={"sender": sender},
-                                                     timeout=10).json()["notifications"] if "办结" in n["text"]])
+    closed = wait_until(lambda: [n for n in stack.notifications(sender) if "办结" in n["text"]], 30, 0.5)
     assert ticket in closed[0]["text"] and "评价" in closed[0]["text"]
     assert "已办结" in texts(stack.chat(sender, f"查询工单{ticket}"))
     assert "感谢您的评价（5分）" in texts(stack.chat(sender, "非常满意，给五分"))
@@ -84,7 +74,7 @@ def test_a_ticket_filed_while_dispatch_is_down_arrives_later(stack) -> None:
         assert provisional, reply
     finally:
         supervisor.restart("dispatch")
-    status = wait_for(lambda: (lambda t: t if re.search(r"GB\d{8}-\d{4}", t) else None)(
+    status = wait_until(lambda: (lambda t: t if re.search(r"GB\d{8}-\d{4}", t) else None)(
         texts(stack.chat(sender, f"查询工单 {provisional.group(0)}"))), timeout_s=90, step_s=3)
     ticket = re.search(r"GB\d{8}-\d{4}", status).group(0)
     cases = httpx.get(f"{stack.dispatch}/open311/v2/requests.json", timeout=10,

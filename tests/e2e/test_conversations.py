@@ -122,7 +122,7 @@ def test_handoff_pauses_the_bot_until_staff_hand_back(stack) -> None:
     assert "人工" in texts(stack.chat(sender, "我要找人工客服"))
     assert "转人工" in texts(stack.chat(sender, "喂，有人吗"))  # paused: the bot does not answer
     listing = httpx.get(f"{stack.gateway}/api/handoffs/", headers=stack.staff(), timeout=10).json()["handoffs"]
-    item = next(h for h in listing if h["sender"] == sender)
+    item = next(h for h in listing if h["sender"] == stack.sender_id(sender))
     transcript = httpx.get(f"{stack.gateway}/api/handoffs/{item['id']}/transcript", headers=stack.staff(),
                            timeout=10).json()["transcript"]
     assert any(line["text"] == "喂，有人吗" for line in transcript)

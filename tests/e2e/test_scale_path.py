@@ -20,7 +20,7 @@ import pytest
 from common import settings
 from common.net import free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 PG_ADMIN = "postgresql://127.0.0.1/postgres"
 REDIS_DB = 11
 
@@ -36,9 +36,16 @@ def database():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+SESSIONS: dict[str, tuple[str, str]] = {}  # a test's resident name → (gateway session, gateway sender id)
+
+
 def chat(gateway: str, sender: str, text: str) -> str:
-    reply = httpx.post(f"{gateway}/api/chat", json={"sender": sender, "message": text}, timeout=60)
+    """A web resident's turn; the session from either gateway is valid on both (one key in the shared data dir)."""
+    session = SESSIONS.get(sender, ("", ""))[0]
+    reply = httpx.post(f"{gateway}/api/chat", json={"message": text}, timeout=60,
+                       headers={"Authorization": f"Bearer {session}"} if session else {})
     assert reply.status_code == 200, reply.text
+    SESSIONS[sender] = (reply.json()["session"], reply.json()["sender"])
     return "\n".join(m.get("text", "") for m in reply.json()["messages"])
 
 
@@ -105,5 +112,5 @@ def test_a_conversation_moves_between_processes(database: str, tmp_path: Path, m
     import psycopg
 
     with psycopg.connect(f"postgresql://127.0.0.1/{database}") as conn:
-        events = conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,)).fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (SESSIONS[sender][1],)).fetchone()[0]
     assert events > 8  # the conversation lives in the shared tracker store

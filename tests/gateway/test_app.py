@@ -30,13 +30,14 @@ def client(tmp_path_factory):
 
 async def post(client, body=None, *, raw=None, content_type="application/json"):
     data = raw if raw is not None else __import__("json").dumps(body, ensure_ascii=False)
+    client.cookies.clear()  # each request is a first contact
     _, response = await client.post("/api/chat", content=data, headers={"content-type": content_type})
     return response
 
 
 @pytest.mark.parametrize("body, status, field", [
-    ({"message": "你好"}, 400, "sender"),
-    ({"sender": "", "message": "你好"}, 400, "sender"),
+    ({"sender": 7, "message": "你好"}, 400, "sender"),  # optional (the gateway names residents), but checked
+    ({"sender": "a\x00b", "message": "你好"}, 400, "sender"),
     ({"sender": "a"}, 400, "message"),
     ({"sender": "a", "message": "   \n "}, 400, "message"),
     ({"sender": "a", "message": "好" * 2001}, 413, "message"),

@@ -44,6 +44,31 @@ def test_mixed_encoding_is_refused_with_a_clear_message() -> None:
         files.read_entries(data, "csv", "published")
 
 
+def test_utf8_with_a_bom_and_gb18030_import() -> None:
+    entries, encoding = files.read_entries(CSV_TEXT.encode("utf-8-sig"), "csv", "published")
+    assert encoding == "utf-8" and entries[0].id == "c-1"  # the BOM is not part of the first column's name
+    rare = CSV_TEXT + "c-3,名字里有𠮷字怎么登记,到户籍窗口办理。,户籍,,\n"  # outside GBK: GB18030 only
+    entries, encoding = files.read_entries(rare.encode("gb18030"), "csv", "published")
+    assert encoding == "gbk" and entries[2].question == "名字里有𠮷字怎么登记"
+
+
+@pytest.mark.parametrize("text", [
+    "id,question,answer,category\nhk-1,港澳居民來往內地通行證怎麼辦理,攜帶身份證明文件到出入境管理處辦理。,出入境\n"
+    "hk-2,臺灣居民居住證申請條件,在內地居住半年以上，有合法穩定就業。,出入境\n",
+    "id,question,answer,category\nn-1,名字里有“堃”“喆”“旻”“燊”怎么办,户籍窗口可录入生僻字。,户籍\n",
+])
+def test_gbk_in_traditional_or_rare_characters_is_chinese_too(text: str) -> None:
+    """The old rule ("real Chinese is mostly inside GB2312") refused these as an unknown encoding."""
+    entries, encoding = files.read_entries(text.encode("gbk"), "csv", "published")
+    assert encoding == "gbk" and entries[0].question == text.splitlines()[1].split(",")[1]
+
+
+def test_binary_junk_is_refused_with_a_clear_message() -> None:
+    junk = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    with pytest.raises(files.FileError, match="无法识别文件编码"):
+        files.read_entries(junk, "csv", "published")
+
+
 @pytest.mark.parametrize(("rows", "row", "field", "words"), [
     ([GOOD[0], {**GOOD[1], "id": "t-1"}], 2, "id", "重复"),
     ([GOOD[0], {**GOOD[1], "answer": "   "}], 2, "answer", "不能为空"),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from bench.voice import comparable, edit_distance
 from speech.audio import resample
 from speech.base import Audio
-from tests.speech.conftest import MANDARIN, feed, noise
+from telephony.testphone import ulaw_decode, ulaw_encode
+from tests.speech.conftest import MANDARIN, espeak, feed, noise
 
 MAX_CER = 0.5  # espeak's Mandarin is hard for Whisper-base (bench CER ~0.5); this sentence usually scores 0
 
@@ -59,3 +60,21 @@ def test_silence_gives_an_empty_final_after_the_timeout(whisper_engine) -> None:
 
 def test_empty_audio(whisper_engine) -> None:
     assert whisper_engine.transcribe(Audio(b"", 16_000)) == ""
+
+
+def test_the_same_phone_utterance_gives_the_same_words_every_time(whisper_engine) -> None:
+    """faster-whisper's temperature fallback *sampled*: this µ-law complaint (espeak-ng's default voice,
+    slow) came out differently on 10 of 10 decodes (我要求求求…, 我虽然是普通话…) before decoding was made
+    deterministic; the phone, uploads and the CLI all decode this way."""
+    spoken = espeak("我要投诉，小区门口的路灯坏了。", "cmn-latn-pinyin", 8_000, speed=110)
+    heard = Audio(ulaw_decode(ulaw_encode(spoken.pcm)), 8_000)
+    texts = {whisper_engine.transcribe(heard) for _ in range(4)}
+    assert len(texts) == 1, texts
+
+
+def test_a_short_answer_is_not_completed_with_a_prompt(whisper_engine) -> None:
+    """An initial prompt ("以下是普通话的句子。") leaked into short answers: 不是 came out as 普通话。"""
+    answer = espeak("不是", "cmn-latn-pinyin+f3", 16_000)
+    for audio in (answer, resample(answer, 8_000)):
+        text = whisper_engine.transcribe(audio)
+        assert not any(word in text for word in ("普通话", "句子", "以下")), text

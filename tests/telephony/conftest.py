@@ -28,10 +28,18 @@ class Asterisk:
 
     proc: subprocess.Popen
 
-    def restart(self) -> None:
+    def kill(self) -> None:
+        """kill -9, as a crash would: no goodbye on any connection."""
         self.proc.kill()
         self.proc.wait()
+
+    def start(self) -> None:
+        """A fresh Asterisk on the same ports; returns once its AMI port accepts connections."""
         self.proc = start_asterisk()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
 
 
 @dataclass

@@ -12,10 +12,10 @@ from telephony.testphone import CallMedia, Sipp
 
 
 @lru_cache(maxsize=8)
-def speech_8k(text: str, words_per_minute: int = 160) -> bytes:
+def speech_8k(text: str, words_per_minute: int = 160, voice: str = "cmn-latn-pinyin") -> bytes:
     """The resident's recorded request: espeak-ng's Mandarin voice at the phone's 8 kHz (the command
     line, not the product's TTS engine, so the caller's voice does not depend on the code under test)."""
-    return request_audio(text, words_per_minute)
+    return request_audio(text, words_per_minute, voice)
 
 
 def similarity(a: str, b: str) -> float:

@@ -1,89 +1,145 @@
-"""The AMI client against a small AMI server of our own: login, call events, reconnecting."""
+"""The AMI client (asterisk-ami underneath) against the session's real Asterisk 22.
+
+Calls are announced by the real dialplan: an ``Originate`` sent on the client's own connection (what
+the robocall dialler will do) runs ``[govbot]`` in a Local channel, whose ``UserEvent(GovbotCall …)``
+carries the caller's number and the AudioSocket UUID back to the client.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import textwrap
+import time
+from collections.abc import AsyncIterator
 
-from telephony.ami import AmiClient, parse_message
+import pytest
 
+from common import settings
+from common.services import APP_PYTHON
+from telephony.ami import AmiClient, AmiUnavailable, CallerInfo
+from telephony.asterisk.config import AsteriskLayout, prefix
+from tests.telephony.helpers import wait_for
 
-def test_messages_are_key_value_lines() -> None:
-    assert parse_message("Event: UserEvent\r\nUserEvent: GovbotCall\r\nCaller: 13800138000\r\nChannel: PJSIP/a-1") == {
-        "Event": "UserEvent", "UserEvent": "GovbotCall", "Caller": "13800138000", "Channel": "PJSIP/a-1"}
-
-
-class FakeAmi:
-    """Banner, login check, then whatever events the test pushes; ``drop()`` closes every session."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self.writers: list[asyncio.StreamWriter] = []
-        self.logins = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
-        login = parse_message((await reader.readuntil(b"\r\n\r\n")).decode())
-        ok = login.get("Action") == "Login" and login.get("Secret") == self.secret
-        writer.write(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n" if ok
-                     else b"Response: Error\r\nMessage: Authentication failed\r\n\r\n")
-        self.logins += ok
-        self.writers.append(writer)
-        await reader.read()  # until the client or the test closes
-
-    def call(self, uuid: str, caller: str) -> None:
-        event = (f"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: GovbotCall\r\nUuid: {uuid}\r\n"
-                 f"Caller: {caller}\r\nCallerName: \r\nChannel: PJSIP/phone-0001\r\n\r\n").encode()
-        for writer in self.writers:
-            writer.write(event)
-
-    def drop(self) -> None:
-        for writer in self.writers:
-            writer.close()
-        self.writers.clear()
+pytestmark = pytest.mark.e2e
+CALLER = "13800138000"
 
 
-async def wait_until(predicate, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not predicate():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), timeout)
+def client_for(asterisk, **overrides: object) -> AmiClient:
+    """A client as the bot builds it (``[telephony]``), with quicker retries for the tests."""
+    conf = {**settings.section("telephony"), "ami_reconnect_s": 0.2, "ami_reconnect_max_s": 1.0, **overrides}
+    return AmiClient.from_settings(conf)
 
 
-async def test_caller_numbers_arrive_and_the_client_reconnects_after_asterisk_restarts() -> None:
-    fake = FakeAmi("s3cret")
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = AmiClient("127.0.0.1", port, "govbot", "s3cret", reconnect_s=0.1, timeout_s=2.0)
+@pytest.fixture
+async def ami(asterisk) -> AsyncIterator[AmiClient]:
+    client = client_for(asterisk)
     client.start()
     try:
-        await wait_until(lambda: client.connected)
-        waiting = asyncio.create_task(client.caller("ABC-1", timeout_s=2.0))
-        await asyncio.sleep(0.05)
-        fake.call("abc-1", "13800138000")
-        info = await waiting
-        assert info is not None and info.number == "13800138000" and info.channel == "PJSIP/phone-0001"
-        assert await client.caller("unknown", timeout_s=0.1) is None
-
-        fake.drop()  # Asterisk went away …
-        await wait_until(lambda: fake.logins == 2)  # … and the client logged in again by itself
-        await wait_until(lambda: client.connected)
-        fake.call("abc-2", "13900000000")
-        info = await client.caller("abc-2", timeout_s=2.0)
-        assert info is not None and info.number == "13900000000"
+        await wait_for(lambda: client.connected, 10)
+        yield client
     finally:
         await client.stop()
-        server.close()
 
 
-async def test_a_wrong_secret_is_not_a_connection() -> None:
-    fake = FakeAmi("right")
-    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
-    client = AmiClient("127.0.0.1", server.sockets[0].getsockname()[1], "govbot", "wrong", 0.1, 2.0)
+async def originate(client: AmiClient, caller: str) -> None:
+    """A call into the bot's dialplan with this caller id (its AudioSocket leg fails: no bot here)."""
+    reply = await client.action("Originate", Channel="Local/12345@govbot", Application="Wait", Data="1",
+                                CallerID=f"Resident <{caller}>", Async="true")
+    assert reply["Response"] == "Success", reply
+
+
+def announced(client: AmiClient, caller: str) -> str | None:
+    """The UUID of the call the dialplan announced for ``caller``, once its event has arrived."""
+    return next((uuid for uuid, (_at, info) in client.callers.items() if info.number == caller), None)
+
+
+def manager_sessions() -> str:
+    layout = AsteriskLayout(prefix(), settings.resolve_path(settings.section("telephony")["config_dir"]))
+    return subprocess.run(layout.cli("manager show connected"), capture_output=True, text=True, timeout=10).stdout
+
+
+async def test_an_originated_call_announces_its_caller_under_its_audiosocket_uuid(ami: AmiClient) -> None:
+    await originate(ami, CALLER)
+    await wait_for(lambda: announced(ami, CALLER), 10)
+    uuid = announced(ami, CALLER)
+    info = await ami.caller(uuid.upper(), timeout_s=0.1)  # Asterisk's UUID, whatever its case
+    assert info == CallerInfo(CALLER, "Resident", info.channel) and info.channel.startswith("Local/12345@govbot")
+    assert await ami.caller(uuid, timeout_s=0.1) is None  # handed out once
+    assert await ami.caller("not-a-call", timeout_s=0.1) is None  # an unknown call: no caller, no error
+
+
+async def test_the_session_outlives_the_library_read_timeout(asterisk) -> None:
+    """asterisk-ami's read timeout kills its reader after that long without traffic; the Ping keeps it."""
+    client = client_for(asterisk, ami_timeout_s=1.0, ami_ping_s=0.3)
     client.start()
     try:
-        await asyncio.sleep(0.5)
-        assert not client.connected and fake.logins == 0
+        await wait_for(lambda: client.connected, 10)
+        deadline = time.monotonic() + 3.0  # three read timeouts without a single event
+        while time.monotonic() < deadline:
+            assert client.connected and client.connections == 1
+            await asyncio.sleep(0.1)
+        assert (await client.action("Ping"))["Response"] == "Success"
     finally:
         await client.stop()
-        server.close()
+
+
+async def test_asterisk_restarting_means_unknown_callers_meanwhile_then_a_new_session(asterisk, ami) -> None:
+    asterisk.kill()
+    await wait_for(lambda: not ami.connected, 10)
+    assert await ami.caller("any-call", timeout_s=0.0) is None  # calls go on as "unknown caller"
+    with pytest.raises(AmiUnavailable):
+        await ami.action("Ping")
+    await asyncio.to_thread(asterisk.start)
+    await wait_for(lambda: ami.connected, 30)  # by itself, on the backoff schedule
+    assert ami.connections == 2
+    await originate(ami, "13900000000")
+    await wait_for(lambda: announced(ami, "13900000000"), 10)
+
+
+async def test_a_wrong_secret_is_never_a_session_and_is_retried(asterisk) -> None:
+    client = client_for(asterisk)
+    client.secret = "wrong"
+    client.start()
+    try:
+        await wait_for(lambda: client.backoff.failures >= 2, 10)  # refused, waited, refused again
+        assert not client.connected and client.connections == 0
+    finally:
+        await client.stop()
+
+
+async def test_stopping_logs_off(asterisk) -> None:
+    user = settings.section("telephony")["ami_user"]
+    client = client_for(asterisk)
+    client.start()
+    await wait_for(lambda: client.connected, 10)
+    await wait_for(lambda: user in manager_sessions(), 10)
+    await client.stop()
+    await wait_for(lambda: user not in manager_sessions(), 10)
+
+
+def test_no_deadlock_when_deprecation_warnings_are_errors(asterisk) -> None:
+    """asterisk-ami's own response futures call the deprecated notifyAll and deadlock under
+    ``-W error::DeprecationWarning``; ours must log in, answer an action and log off."""
+    script = textwrap.dedent("""
+        import asyncio
+        from common import settings
+        from telephony.ami import AmiClient
+
+        async def main():
+            client = AmiClient.from_settings(settings.section("telephony"))
+            client.start()
+            for _ in range(100):
+                if client.connected:
+                    break
+                await asyncio.sleep(0.1)
+            print((await client.action("Ping"))["Response"])
+            await client.stop()
+
+        asyncio.run(main())
+    """)
+    done = subprocess.run([str(APP_PYTHON), "-W", "error::DeprecationWarning", "-c", script], cwd=settings.ROOT,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(settings.ROOT)})
+    assert done.returncode == 0 and done.stdout.strip() == "Success", done.stderr[-2000:]

@@ -3,6 +3,8 @@
 The recogniser and the voice are small doubles (a recogniser that returns a scripted sentence, a
 voice that turns text into a tone as long as the text), so these tests are about the call loop:
 pacing, turn-taking, barge-in, keys, silence, the assistant failing, teardown and the call log.
+What the bot does in reaction to the caller is awaited (``wait_for``), never slept for: two shared
+cores under load make any fixed pause too short some day.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import numpy as np
 import pytest
 
 from common import settings
+from common.net import free_port
 from speech.base import AsrEngine, Audio, StreamingRecognizer, Transcript, TtsEngine
 from telephony import audiosocket, calllog
 from telephony.assistant import AssistantClient, Choice, assign_keys, keypad_prompt
 from telephony.audiosocket import FRAME_BYTES, Kind
 from telephony.state import CallSettings
-from telephony.teststack import StandInGateway, free_port
+from telephony.teststack import StandInGateway
 from telephony.voice import PhoneVoice
 from telephony.voicebot import VoiceBot
+from tests.telephony.helpers import wait_for
 
 LOUD = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype("<i2").tobytes()
 QUIET = bytes(FRAME_BYTES)
@@ -132,6 +136,16 @@ def log_of(bot) -> list[dict]:
     return calllog.read(files[-1])
 
 
+def bot_lines(bot) -> list[str]:
+    """What the bot has said on the latest call so far (nothing before the call log exists)."""
+    return [t["text"] for t in log_of(bot) if t["who"] == "bot"] if any(bot.calls_dir.glob("*.jsonl")) else []
+
+
+def last_message(bot) -> str | None:
+    """What the assistant was sent last (None before anything)."""
+    return bot.gateway.received[-1]["message"] if bot.gateway.received else None
+
+
 async def test_greeting_is_paced_at_20_ms_per_frame(bot) -> None:
     caller = await Caller.dial(bot.port)
     await caller.until_quiet()
@@ -148,12 +162,12 @@ async def test_speech_is_recognised_sent_to_the_assistant_and_answered(bot) -> N
     await caller.send(LOUD, 25)
     spoken_end = time.monotonic()
     await caller.send(QUIET, 40)
-    assert bot.gateway.received[-1]["message"] == "我要投诉路灯坏了"
+    await wait_for(lambda: last_message(bot) == "我要投诉路灯坏了", 10)
     metadata = bot.gateway.received[-1]["metadata"]
     assert metadata["channel"] == "phone" and metadata["call"]["input"] == "speech"
-    assert caller.frames_between(spoken_end, time.monotonic()) > 0  # the answer is playing
+    await wait_for(lambda: caller.frames_between(spoken_end, time.monotonic()) > 0, 10)  # the answer is playing
     await caller.hang_up()
-    await asyncio.sleep(0.2)
+    await wait_for(lambda: not bot.sessions, 5)
     log = log_of(bot)
     assert [t["who"] for t in log] == ["event", "bot", "caller", "bot", "event"]
     assert log[-1]["extra"]["reason"] == "caller_hung_up" and not bot.sessions
@@ -162,7 +176,7 @@ async def test_speech_is_recognised_sent_to_the_assistant_and_answered(bot) -> N
 async def test_caller_talking_over_a_prompt_stops_it(bot) -> None:
     bot.conf = replace(bot.conf, greeting="您" * 100)  # a 4-second greeting
     caller = await Caller.dial(bot.port)
-    await asyncio.sleep(0.5)
+    await wait_for(lambda: caller.audio_at, 5)  # the greeting is playing
     started = time.monotonic()
     await caller.send(LOUD, 30)
     # barge_in_ms (200) + a frame or two after the caller started, the greeting is cut.
@@ -175,13 +189,11 @@ async def test_caller_talking_over_a_prompt_stops_it(bot) -> None:
 async def test_key_0_asks_for_a_person_and_digits_are_sent_as_a_number(bot) -> None:
     caller = await Caller.dial(bot.port)
     caller.key("0")
-    await asyncio.sleep(0.3)
-    assert bot.gateway.received[-1]["message"] == "转人工"
+    await wait_for(lambda: last_message(bot) == "转人工", 5)
     assert bot.gateway.received[-1]["metadata"]["call"]["handoff"] is True
     for digit in "123":
         caller.key(digit)
-    await asyncio.sleep(1.0)  # dtmf_digit_timeout_s = 0.5: the number goes without '#'
-    assert bot.gateway.received[-1]["message"] == "123"
+    await wait_for(lambda: last_message(bot) == "123", 5)  # after dtmf_digit_timeout_s (0.5), without '#'
     await caller.hang_up()
 
 
@@ -195,12 +207,10 @@ async def test_buttons_become_keys_and_a_key_answers_with_the_buttons_payload(bo
     spoken = [t["text"] for t in log_of(bot) if t["who"] == "bot"]
     assert spoken[-1].endswith("确认请按1，取消请按2。"), spoken
     caller.key("9")  # not one of the choices: typed digits, sent as a number after the pause
-    await asyncio.sleep(0.8)
-    assert bot.gateway.received[-1]["message"] == "9"
+    await wait_for(lambda: last_message(bot) == "9", 5)
     await caller.until_quiet()
     caller.key("2")
-    await asyncio.sleep(0.3)  # no pause for more digits: a choice goes at once
-    assert bot.gateway.received[-1]["message"] == "/deny"
+    await wait_for(lambda: last_message(bot) == "/deny", 5)  # a choice: its payload, not the digit
     assert bot.gateway.received[-1]["metadata"]["call"] == {**bot.gateway.received[-1]["metadata"]["call"],
                                                             "input": "dtmf", "choice": "取消"}
     await caller.hang_up()
@@ -227,7 +237,7 @@ async def test_an_unavailable_assistant_gets_an_apology(bot) -> None:
     caller = await Caller.dial(bot.port)
     caller.key("7")
     caller.key("#")
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: bot_lines(bot)[-1:] == [bot.conf.apology], 5)
     await caller.hang_up()
     log = log_of(bot)
     assert any(t["text"] == "assistant_unavailable" for t in log)
@@ -247,8 +257,7 @@ async def test_a_phone_that_stops_sending_audio_after_speaking_still_ends_its_tu
     caller = await Caller.dial(bot.port)
     await caller.until_quiet()
     await caller.send(LOUD, 25)  # then nothing at all (silence suppression), not even quiet frames
-    await asyncio.sleep(1.0)
-    assert bot.gateway.received and bot.gateway.received[-1]["message"] == "我要投诉路灯坏了"
+    await wait_for(lambda: last_message(bot) == "我要投诉路灯坏了", 5)
     await caller.hang_up()
 
 
@@ -266,7 +275,23 @@ async def test_a_sentence_the_voice_cannot_say_does_not_end_the_call(bot) -> Non
     await caller.send(QUIET, 40)  # the reply's second sentence fails; its first is still said
     await caller.until_quiet(0.3)
     caller.key("0")
-    await asyncio.sleep(0.5)
-    assert bot.sessions and bot.gateway.received[-1]["message"] == "转人工"
+    await wait_for(lambda: last_message(bot) == "转人工", 5)
+    assert bot.sessions
     await caller.hang_up()
     assert any(t["text"] == "tts_failed" for t in log_of(bot))
+
+
+async def test_no_reprompt_over_an_utterance_waiting_for_its_turn(bot) -> None:
+    """Under load the silence tick can run after a caller's words were recognised but before their turn
+    left the queue: the bot re-prompted "您还在吗" over the answer (and a caller who hung up was never heard)."""
+    from telephony.listener import Utterance
+
+    caller = await Caller.dial(bot.port)
+    await caller.until_quiet()
+    session = next(iter(bot.sessions.values()))
+    session.state.last_activity -= bot.conf.silence_reprompt_s  # silent long enough for a re-prompt …
+    session.events.put_nowait(Utterance("我要投诉路灯坏了", 0.9, time.monotonic(), 1.2))  # … but an answer waits
+    await session._on_tick()  # the tick that came first
+    await wait_for(lambda: last_message(bot) == "我要投诉路灯坏了", 5)
+    assert bot.conf.reprompt not in bot_lines(bot)
+    await caller.hang_up()

@@ -52,11 +52,11 @@ async def test_an_english_opener_is_not_a_description(dispatcher) -> None:
         "complaint_description": "The street light outside building 3 is broken"}
 
 
-def test_ticket_receipts_in_both_languages(dispatcher, monkeypatch) -> None:
+async def test_ticket_receipts_in_both_languages(dispatcher, monkeypatch) -> None:
     receipt = SimpleNamespace(reference="GB20261123-0001", provisional=False,
                               expected_datetime="2026-11-25T18:00:00+08:00", service_name="道路设施/路灯/井盖")
     monkeypatch.setattr(tickets, "outbox", lambda: SimpleNamespace(submit=lambda draft: receipt))
-    events = tickets.submit_ticket(dispatcher, make_tracker("确认", "affirm"), service_code="road",
+    events = await tickets.submit_ticket(dispatcher, make_tracker("确认", "affirm"), service_code="road",
                                    description="路灯坏了", address_string="幸福小区北门", phone=None)
     assert events == [{"event": "slot", "timestamp": None, "name": "last_ticket_id", "value": "GB20261123-0001"}]
     assert render(dispatcher.messages[-1], "zh")["text"] == (
@@ -70,7 +70,9 @@ def test_ticket_receipts_in_both_languages(dispatcher, monkeypatch) -> None:
 async def test_ticket_status_in_english(dispatcher, monkeypatch) -> None:
     case = {"reference": "GB20261123-0001", "service_request_id": "GB20261123-0001", "status": "open",
             "expected_datetime": "2026-11-25T18:00:00+08:00"}
-    monkeypatch.setattr(tickets, "outbox", lambda: SimpleNamespace(status=lambda reference: case))
+    from dispatch.outbox import OWNER, Lookup
+
+    monkeypatch.setattr(tickets, "outbox", lambda: SimpleNamespace(lookup=lambda reference, asker: Lookup(case, OWNER)))
     tracker = make_tracker("check ticket GB20261123-0001", "check_ticket", slots={"language": "en"})
     await tickets.ActionCheckTicket().run(dispatcher, tracker, {})
     assert dispatcher.messages[-1]["text"] == (
@@ -110,7 +112,10 @@ async def test_emergency_advice_in_english(dispatcher) -> None:
 
 
 async def test_knowledge_base_offer_in_english(dispatcher, monkeypatch) -> None:
-    monkeypatch.setattr(knowledge, "kb_search", lambda query, sender=None: {"outcome": "none", "results": []})
+    async def no_answer(query: str, sender: str | None = None) -> dict:
+        return {"outcome": "none", "results": []}
+
+    monkeypatch.setattr(knowledge, "kb_search", no_answer)
     tracker = make_tracker("Can I get a parking permit?", "ask_policy")
     events = await knowledge.ActionAnswerPolicy().run(dispatcher, tracker, {})
     assert {"event": "slot", "timestamp": None, "name": "pending_consultation", "value": "offered"} in events

@@ -101,3 +101,27 @@ def test_english_yes_and_no_words(text: str, answer: bool | None) -> None:
 def test_declining_the_phone_in_english() -> None:
     assert declines_phone("no phone") and declines_phone("I'd rather not") and declines_phone("Skip")
     assert not declines_phone("my number is 13812345678")
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("查询工单 GB20261202-0003 尾号5678", "5678"), ("GB20261202-0003 手机后四位 5678", "5678"),
+    ("工单GB20261202-0003，后4位是5678", "5678"), ("查一下 GB20261202-0003 尾号五六七八", "5678"),
+    ("check ticket GB20261202-0003 last four digits 5678", "5678"), ("GB20261202-0003 ending in 5678", "5678"),
+    ("查询工单 GB20261202-0003", ""), ("尾号567", ""), ("尾号56789", ""),
+])
+def test_last_four_digits_given_with_a_case_number(text: str, digits: str) -> None:
+    from assistant.actions.validators import find_last_digits
+
+    assert find_last_digits(text) == digits
+
+
+def test_ticket_numbers_follow_the_backends_syntax() -> None:
+    from common import settings
+
+    with settings.overrides({"GOVBOT__DISPATCH__TICKET_PREFIX": "SZ"}):
+        assert find_ticket_id("查询sz20261123-0001") == "SZ20261123-0001"
+        assert find_ticket_id("查询GB20261123-0001") is None
+    with settings.overrides({"GOVBOT__DISPATCH__CLIENT_REFERENCE_PATTERN": r"12345-(?P<y>\d{4})-(?P<n>\d{6})",
+                             "GOVBOT__DISPATCH__CLIENT_REFERENCE_FORMAT": "12345-{y}-{n}"}):
+        assert find_ticket_id("工单 12345 - 2026 - 000042 怎么样了") == "12345-2026-000042"
+        assert find_ticket_id("临时编号 TMP-20261123-7F3A") == "TMP-20261123-7F3A"  # the outbox's own stay valid

@@ -1,0 +1,3 @@
+from dispatch.outbox.cli import main
+
+raise SystemExit(main())
