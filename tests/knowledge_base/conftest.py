@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sanic import Sanic
 
 from common import settings
 from knowledge_base import curation, files
@@ -86,3 +87,22 @@ def pg_schema() -> Iterator[str]:
 
 def pg_config(config: KbConfig, schema: str) -> KbConfig:
     return dataclasses.replace(config, db_url=PG_URL, db_schema=schema)
+
+
+@pytest.fixture
+def app(seeded: SearchService) -> Sanic:
+    """The knowledge-base API alone on a sanic app (the gateway mounts the same blueprint)."""
+    from common.web import install_error_handlers
+    from knowledge_base.api import blueprint
+
+    app = Sanic(f"kb_test_{uuid.uuid4().hex[:8]}")
+    install_error_handlers(app)
+    app.blueprint(blueprint(seeded))
+    return app
+
+
+@pytest.fixture
+def staff() -> dict[str, str]:
+    from common.web import staff_token
+
+    return {"Authorization": f"Bearer {staff_token()}"}

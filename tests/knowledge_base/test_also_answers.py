@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from sanic import Sanic
 
-from common.web import install_error_handlers, staff_token
 from knowledge_base import curation, files
-from knowledge_base.api import blueprint
 from knowledge_base.entry import MAX_ALSO_ANSWERS, EntryError, validate
 from knowledge_base.search import SearchService
 from knowledge_base.store import Store
@@ -100,19 +97,6 @@ def test_an_old_file_without_the_field_imports_and_keeps_adopted_wordings(store:
 
 
 # --- HTTP ------------------------------------------------------------------------------------
-
-@pytest.fixture
-def app(seeded: SearchService) -> Sanic:
-    app = Sanic(f"kb_also_{uuid.uuid4().hex[:8]}")
-    install_error_handlers(app)
-    app.blueprint(blueprint(seeded))
-    return app
-
-
-@pytest.fixture
-def staff() -> dict[str, str]:
-    return {"Authorization": f"Bearer {staff_token()}"}
-
 
 async def test_adopting_a_near_miss_from_the_unanswered_list(app: Sanic, staff: dict, seeded: SearchService) -> None:
     client = app.asgi_client

@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from sanic import Sanic
 
-from common.web import install_error_handlers, staff_token
-from knowledge_base.api import blueprint
 from knowledge_base.search import SearchService
-
-
-@pytest.fixture
-def app(seeded: SearchService) -> Sanic:
-    app = Sanic(f"kb_test_{uuid.uuid4().hex[:8]}")
-    install_error_handlers(app)
-    app.blueprint(blueprint(seeded))
-    return app
-
-
-@pytest.fixture
-def staff() -> dict[str, str]:
-    return {"Authorization": f"Bearer {staff_token()}"}
 
 
 async def test_public_search_get_and_post(app: Sanic, seeded: SearchService) -> None:
