@@ -59,8 +59,8 @@ class ClientRegistry:
 
     def _load(self) -> dict[str, str]:
         try:
-            entries = [e for e in os.scandir(self.folder) if NAME.match(e.name) and e.is_file()]
-            stamp = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries))
+            stats = [(e.name, e.stat()) for e in os.scandir(self.folder) if NAME.match(e.name) and e.is_file()]
+            stamp = tuple(sorted((name, st.st_mtime_ns, st.st_size) for name, st in stats))
         except FileNotFoundError:  # the folder, or a file revoked while we looked
             return {}
         if stamp != self._seen:
