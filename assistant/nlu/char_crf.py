@@ -18,7 +18,6 @@ import logging
 import re
 from typing import Any
 
-import joblib
 import sklearn_crfsuite
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -37,6 +36,7 @@ from assistant.nlu.char_features import (
     char_features,
     entities_from_tags,
 )
+from assistant.nlu.storage import persist, restore
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "char_crf.joblib"
@@ -102,19 +102,14 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
         crf.fit([self._features(m.get(TEXT)) for m in examples],
                 [bio_tags(len(m.get(TEXT)), m.get(ENTITIES) or []) for m in examples])
         self._set_model({**self.model, "crf": crf})
-        with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump(self.model, directory / MODEL_FILE)
+        persist(self._model_storage, self._resource, MODEL_FILE, self.model)
         return self._resource
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> CharCRFEntityExtractor:
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = joblib.load(directory / MODEL_FILE)
-        except (ValueError, FileNotFoundError):  # trained without entity annotations
-            model = None
-        return cls(config, model_storage, resource, model)
+        # None: trained without entity annotations
+        return cls(config, model_storage, resource, restore(model_storage, resource, MODEL_FILE))
 
     # -- inference -------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> list[Message]:

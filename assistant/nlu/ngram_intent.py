@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import joblib
 import numpy as np
 import scipy.sparse
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -30,6 +29,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
+
+from assistant.nlu.storage import persist, restore
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "ngram_intent.joblib"
@@ -88,19 +89,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                                             cv=max(2, min(self.config["calibration_folds"], smallest)))
         classifier.fit(features, np.asarray(labels))
         self.model = {"chars": chars, "words": words, "classifier": classifier}
-        with self._model_storage.write_to(self._resource) as directory:
-            joblib.dump(self.model, directory / MODEL_FILE)
+        persist(self._model_storage, self._resource, MODEL_FILE, self.model)
         return self._resource
 
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> NgramIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = joblib.load(directory / MODEL_FILE)
-        except (ValueError, FileNotFoundError):  # trained without intents: nothing to predict with
-            model = None
-        return cls(config, model_storage, resource, model)
+        # None: trained without intents: nothing to predict with
+        return cls(config, model_storage, resource, restore(model_storage, resource, MODEL_FILE))
 
     # -- inference -------------------------------------------------------------------------------
     def process(self, messages: list[Message]) -> list[Message]:
