@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PREFIX = "/api/dispatch"
 ACTIONS = "sign|assign|note|escalate|close|reopen"  # dispatch/server/dispatcher.py ticket_action
 FORWARDED_HEADERS = ("content-type",)
+VIEWS = ("/supervision", "/metrics", "/departments")  # the console's overdue list, dashboard, departments
 
 
 class DispatchRelay:
@@ -93,20 +94,11 @@ def blueprint(relay: DispatchRelay | None = None) -> Blueprint:
     async def ticket_action(request: Request, service_request_id: str, action: str) -> HTTPResponse:
         return await relay.forward(request, f"/tickets/{_segment(service_request_id)}/{action}")
 
-    @bp.get("/supervision")
-    @require_staff
-    async def supervision(request: Request) -> HTTPResponse:
-        return await relay.forward(request, "/supervision")
+    async def view(request: Request) -> HTTPResponse:
+        return await relay.forward(request, request.path[len(PREFIX):])
 
-    @bp.get("/metrics")
-    @require_staff
-    async def metrics(request: Request) -> HTTPResponse:
-        return await relay.forward(request, "/metrics")
-
-    @bp.get("/departments")
-    @require_staff
-    async def departments(request: Request) -> HTTPResponse:
-        return await relay.forward(request, "/departments")
+    for path in VIEWS:  # read-only views without parameters: one handler, one route each
+        bp.add_route(require_staff(view), path, methods=["GET"], name=path.strip("/"))
 
     return bp
 
