@@ -255,10 +255,10 @@ def main(argv: list[str] | None = None) -> int:
 
         observations = observe(service, load_items("evaluation"))
         result = score(observations, service.thresholds, config.clarify_max)
-        dev = kb_nearmiss.evaluate(service, kb_nearmiss.DEV_FILE, with_misses=True)
+        dev = kb_nearmiss.evaluate(service, kb_nearmiss.DEV_FILES, with_misses=True)
         blind = None
         if not args.skip_blind and kb_nearmiss.BLIND_FILE.exists():
-            blind = kb_nearmiss.evaluate(service, kb_nearmiss.BLIND_FILE, with_misses=False)
+            blind = kb_nearmiss.evaluate(service, (kb_nearmiss.BLIND_FILE,), with_misses=False)
         seed_ms = [o.ms for o in observations] + latency(service, service.index, load_items("evaluation"), 2)
         results: dict[str, Any] = {
             "embedder": service.embedder.name, "entries": len(service.index), "indexed_texts": texts,

@@ -5,9 +5,10 @@ department, same words, different matter — answered confidently with the wrong
 has ``near_misses`` (right outcome: no answer; asking the resident to choose is counted apart) and
 ``covered_paraphrases`` (questions an entry does answer, to see the check does not refuse them).
 
-Two sets: the *dev* set (``kb_nearmiss_dev.yaml``), written by the engineer who tunes the verifier
-and thresholds; and the *blind* set (``kb_nearmiss.yaml``), written separately from the FAQ text
-alone and never looked at while tuning. For the blind set only aggregate rates are reported —
+The *dev* sets are tuned on: ``kb_nearmiss_dev.yaml``, written by the engineer who tunes the verifier
+and thresholds, and ``kb_nearmiss_seen.yaml``, the first blind set (run once in session 3, 3.4 %
+answered wrong), whose misses may be read now that it is spent. The *blind* set (``kb_nearmiss.yaml``,
+session 4) was written separately from the FAQ text alone and is never looked at while tuning. For the blind set only aggregate rates are reported —
 no question text, no per-question misses — so running the benchmark does not leak it.
 Goal (issue 10): answered-wrong on blind near misses <= 2 %, covered top-1 >= 0.95, top-3 >= 0.99.
 """
@@ -25,16 +26,21 @@ from knowledge_base.calibration import Thresholds
 from knowledge_base.search import SearchService
 
 DATA = Path(__file__).resolve().parent / "data"
-DEV_FILE = DATA / "kb_nearmiss_dev.yaml"
+DEV_FILES = (DATA / "kb_nearmiss_dev.yaml", DATA / "kb_nearmiss_seen.yaml")
 BLIND_FILE = DATA / "kb_nearmiss.yaml"
 
 
-def load(path: Path) -> tuple[list[Item], list[Item], list[str]]:
+def load(*paths: Path) -> tuple[list[Item], list[Item], list[str]]:
     """Near misses (``expected`` None), covered paraphrases (``expected`` the entry), each near miss's kind."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    misses = [Item(str(x["q"]), None, str(x.get("style", ""))) for x in data.get("near_misses") or []]
-    kinds = [str(x.get("kind", "")) for x in data.get("near_misses") or []]
-    covered = [Item(str(x["q"]), str(x["id"]), str(x.get("style", ""))) for x in data.get("covered_paraphrases") or []]
+    misses: list[Item] = []
+    kinds: list[str] = []
+    covered: list[Item] = []
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        misses += [Item(str(x["q"]), None, str(x.get("style", ""))) for x in data.get("near_misses") or []]
+        kinds += [str(x.get("kind", "")) for x in data.get("near_misses") or []]
+        covered += [Item(str(x["q"]), str(x["id"]), str(x.get("style", "")))
+                    for x in data.get("covered_paraphrases") or []]
     return misses, covered, kinds
 
 
@@ -85,8 +91,8 @@ def score(near: list[Observation], kinds: list[str], covered: list[Observation],
     return result
 
 
-def evaluate(service: SearchService, path: Path, with_misses: bool) -> dict[str, Any]:
-    near, covered, kinds = load(path)
+def evaluate(service: SearchService, paths: tuple[Path, ...], with_misses: bool) -> dict[str, Any]:
+    near, covered, kinds = load(*paths)
     return score(observe(service, near), kinds, observe(service, covered), service.thresholds,
                  service.config.clarify_max, with_misses)
 
