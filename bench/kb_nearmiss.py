@@ -8,8 +8,9 @@ has ``near_misses`` (right outcome: no answer; asking the resident to choose is 
 The *dev* sets are tuned on: ``kb_nearmiss_dev.yaml``, written by the engineer who tunes the verifier
 and thresholds, and ``kb_nearmiss_seen.yaml``, the first blind set (run once in session 3, 3.4 %
 answered wrong), whose misses may be read now that it is spent. The *blind* set (``kb_nearmiss.yaml``,
-session 4) was written separately from the FAQ text alone and is never looked at while tuning. For the blind set only aggregate rates are reported —
-no question text, no per-question misses — so running the benchmark does not leak it.
+session 4) was written separately from the FAQ text alone and is never looked at while tuning.
+For the blind set only aggregate rates are reported — no question text, no per-question misses —
+so running the benchmark does not leak it.
 Goal (issue 10): answered-wrong on blind near misses <= 2 %, covered top-1 >= 0.95, top-3 >= 0.99.
 """
 
