@@ -13,11 +13,14 @@ Two checks, in order:
   deregister later) and would excuse real near misses;
 - **coverage**: content characters of the question that appear nowhere in the entry, wording *or*
   answer ("担保人", "双胞胎"), mean it asks about something the entry does not say. This catches what
-  no list can name; it only ever leads to asking the resident, never to declining.
+  no list can name; it only ever leads to asking the resident, never to declining. A character the
+  entry does not use but *sounds* like the entry's own wording next to its neighbour (医宝卡 for
+  医保卡, 身分证, 公鸡金) is a resident's homophone slip, not a new matter, so it counts as covered.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import Any
 from knowledge_base import contrast
 from knowledge_base.contrast import CLARIFY, DECLINE, IGNORE, Contrasts
 from knowledge_base.entry import Entry
-from knowledge_base.text import normalize
+from knowledge_base.text import normalize, syllables
 
 PASS = "pass"
 SEVERITY = {PASS: 0, IGNORE: 0, CLARIFY: 1, DECLINE: 2}
@@ -63,6 +66,7 @@ class Question:
     text: str                                        # normalised
     spans: tuple[tuple[tuple[int, int, int], ...], ...]   # per group: (start, end, member)
     members: tuple[dict[int, str], ...]              # per group: member -> surface term
+    sounds: tuple[str, ...] = ()                     # toneless pinyin of ``text``, one per character
 
 
 @dataclass
@@ -70,6 +74,7 @@ class _Wording:
     members: list[dict[int, str]] = field(default_factory=list)    # per group, in the entry's own wording
     question: list[dict[int, str]] = field(default_factory=list)   # per group, in its standard question
     own: str = ""                                                  # own wording, normalised
+    sound_pairs: frozenset[tuple[str, str]] = frozenset()          # adjacent syllables of the own wording
     answer: str = ""                                               # the raw answer, normalised on first use
     _full: str | None = None
 
@@ -107,7 +112,7 @@ class Verifier:
                 if index >= 0:
                     named.setdefault(index, text[start:end])
             members.append(named)
-        return Question(query, text, spans, tuple(members))
+        return Question(query, text, spans, tuple(members), syllables(text))
 
     def _wording(self, entry: Entry) -> _Wording:
         key = (entry.id, entry.version, entry.question, *entry.alternates, *entry.also_answers, *entry.keywords,
@@ -116,8 +121,9 @@ class Verifier:
         if wording is None:
             own = " ".join(normalize(t) for t in (*entry.texts(), *entry.keywords))
             question = normalize(entry.question)
+            sounds = syllables(own)
             wording = _Wording([g.find(own) for g in self.groups], [g.find(question) for g in self.groups],
-                               own, entry.answer)
+                               own, frozenset(itertools.pairwise(sounds)), entry.answer)
             if len(self._entries) >= ENTRY_CACHE_MAX:
                 self._entries.clear()
             self._entries[key] = wording
@@ -168,7 +174,7 @@ class Verifier:
         wording = self._wording(entry)
         cov = self.coverage
         chars = list(q.text)
-        for start, end in self._said_otherwise(q, wording):
+        for start, end in (*self._said_otherwise(q, wording), *self._sounds_alike(q, wording)):
             chars[start:end] = " " * (end - start)
         masked = cov.function_words.sub(lambda m: " " * len(m.group(0)), "".join(chars))
         text = wording.text
@@ -184,6 +190,12 @@ class Verifier:
         if run:
             runs.append(run)
         return runs
+
+    @staticmethod
+    def _sounds_alike(q: Question, wording: _Wording) -> list[tuple[int, int]]:
+        """Spans of two characters whose syllables are two adjacent syllables of the entry's own wording."""
+        pairs, sounds = wording.sound_pairs, q.sounds
+        return [(i, i + 2) for i in range(len(sounds) - 1) if (sounds[i], sounds[i + 1]) in pairs]
 
     def _said_otherwise(self, q: Question, wording: _Wording) -> list[tuple[int, int]]:
         spans = [(start, end) for found, e_members in zip(q.spans, wording.members, strict=True)

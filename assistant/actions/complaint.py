@@ -83,9 +83,16 @@ class ValidateComplaintForm(FormValidationAction):
                                          domain: dict[str, Any]) -> dict[str, Any]:
         if tracker.get_slot("complaint_location"):
             return {}
-        if _answers_question(tracker, "complaint_location"):
-            return {"complaint_location": message_text(tracker)}
-        location = place_mentioned(message_text(tracker), tracker.latest_message.get("entities") or [])
+        text = message_text(tracker)
+        location = place_mentioned(text, tracker.latest_message.get("entities") or [])
+        # A bare place (人民路和解放路路口东北角) has no intent of its own (the classifier guesses, even
+        # report_emergency), and the tagger may stop short of 东北角: once we asked for the place, a reply that
+        # is the place found in it give or take a few characters is the whole answer, whatever the intent.
+        extra = int(settings.section("actions").get("bare_place_extra_chars", 4))
+        bare_place = (tracker.get_slot("requested_slot") == "complaint_location" and bool(location)
+                      and len(text) - len(location or "") <= extra)
+        if _answers_question(tracker, "complaint_location") or bare_place:
+            return {"complaint_location": text}
         return {"complaint_location": location} if location else {}
 
     async def extract_complaint_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -127,6 +127,16 @@ def test_an_ascii_word_counts_as_one_unit() -> None:
     assert verifier.uncovered("九价HPV疫苗在哪里打", vaccine) == ["hpv", "九价"]
 
 
+def test_a_homophone_slip_of_the_entrys_own_wording_is_covered() -> None:
+    """Residents type by sound: 医宝卡 for 医保卡 is the entry's matter; 担保 next to it is still a new one."""
+    verifier = Verifier.from_data(GROUPS, clarify_uncovered=2)
+    card = entry("医保卡丢了怎么补办？", [], "携带身份证到窗口补办。")
+    assert verifier.uncovered("医宝卡丢了怎么补办", card) == []
+    assert verifier.uncovered("医宝卡丢了要担保人吗", card) == ["担", "人"]       # 保 is the entry's own character
+    assert verifier.check("医宝卡丢了怎么补办", card).action == "pass"
+    assert verifier.check("医宝卡丢了要担保人吗", card).action == "clarify"
+
+
 @pytest.mark.parametrize(("data", "named"), [
     ({"groups": [{"name": "人群", "members": [{"name": "甲", "terms": ["老人"]},
                                               {"name": "乙", "terms": ["老人"]}]}]}, "老人"),
@@ -151,3 +161,10 @@ def test_the_shipped_contrast_file_loads_and_knows_the_issue_examples() -> None:
     passport = entry("怎么办理护照？", ["第一次办护照去哪里", "出国旅游要办什么证件"], "到出入境窗口申请普通护照。",
                      ["护照", "出入境"])
     assert verifier.check("外国人来华工作许可证延期要提前多久申请", passport).action == "decline"
+    card = entry("生育津贴怎么申领？", ["女职工生孩子能领多少钱"], "由用人单位或本人向医保部门申领。")
+    assert verifier.check("男职工能领生育津贴吗", card).action == "decline"             # 性别: 男 ≠ 女
+    assert verifier.check("男职工能领生育津贴吗", entry("生育津贴怎么申领？")).action == "clarify"
+    loan = entry("公积金贷款最多能贷多少？", [], "最高可贷 80 万元，期限最长 30 年。")
+    assert verifier.check("公积金贷款最长能贷多少年", loan).action == "clarify"         # 期限, said only in the answer
+    stall = entry("占道经营去哪里举报？", [], "拨打 12345 或城管热线举报。")
+    assert verifier.check("摊子被城管收走了怎么要回来", stall).action == "decline"      # 取回

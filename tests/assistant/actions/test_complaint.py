@@ -27,6 +27,21 @@ async def test_location_from_entity_or_from_the_answer(dispatcher) -> None:
         "complaint_location": "人民路和解放路交叉口"}
 
 
+async def test_a_bare_place_is_the_whole_answer_whatever_the_intent(dispatcher) -> None:
+    """The session-4 model called 人民路和解放路路口东北角 report_emergency (0.47) and tagged 9 of its 12 characters."""
+    asked = {"requested_slot": "complaint_location"}
+    piece = [{"entity": "location", "value": "人民路和解放路路口", "start": 0, "end": 9, "confidence_entity": 0.95}]
+    bare = make_tracker("人民路和解放路路口东北角", "report_emergency", slots=asked, entities=piece)
+    extracted = await form.extract_complaint_location(dispatcher, bare, {})
+    assert extracted == {"complaint_location": "人民路和解放路路口东北角"}
+    text = "燃气泄漏了，就在幸福小区3号楼"
+    emergency = make_tracker(text, "report_emergency", slots=asked, entities=[
+        {"entity": "location", "value": "幸福小区3号楼", "start": 8, "end": 15, "confidence_entity": 0.95}])
+    assert await form.extract_complaint_location(dispatcher, emergency, {}) == {"complaint_location": "幸福小区3号楼"}
+    off_topic = make_tracker("今天天气怎么样", "out_of_scope", slots=asked)
+    assert await form.extract_complaint_location(dispatcher, off_topic, {}) == {}
+
+
 async def test_a_command_is_not_taken_as_an_answer(dispatcher) -> None:
     tracker = make_tracker("转人工", "request_human", slots={"requested_slot": "complaint_location"})
     assert await form.extract_complaint_location(dispatcher, tracker, {}) == {}
