@@ -1,0 +1,5 @@
+"""``python -m campaigns …`` (see :mod:`campaigns.cli`)."""
+
+from campaigns.cli import main
+
+raise SystemExit(main())
