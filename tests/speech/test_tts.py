@@ -9,7 +9,7 @@ import pytest
 
 from speech import tts
 from speech.audio import read_wav
-from speech.base import Audio
+from speech.base import Audio, TtsEngine
 from speech.tts.espeak import ESPEAK_RATE
 
 
@@ -55,13 +55,13 @@ def test_prompt_cache_writes_once_then_reads_the_file(espeak_tts, tmp_path) -> N
     with wave.open(str(files[0])) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8_000, 1, 2)
 
-    class Broken:
+    class Broken(TtsEngine):
         name = espeak_tts.name
 
         def synthesize(self, text: str, language: str = "zh") -> Audio:
             raise AssertionError("a cached prompt must not be synthesized again")
 
-    again = tts.PromptCache(Broken(), tmp_path).get("您好，这里是政务服务热线。")  # type: ignore[arg-type]
+    again = tts.PromptCache(Broken(), tmp_path).get("您好，这里是政务服务热线。")
     assert again.pcm == first.pcm == read_wav(str(files[0])).pcm
     assert cache.get("您好，这里是政务服务热线。", sample_rate=16_000).sample_rate == 16_000
 
