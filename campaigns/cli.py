@@ -9,7 +9,6 @@ refused operation, 2 for a malformed command line), never a traceback.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from datetime import date, datetime, timezone
@@ -18,7 +17,7 @@ from typing import Any, NoReturn, TextIO
 
 import yaml
 
-from campaigns import kinds
+from campaigns import export, kinds
 from campaigns.config import CampaignsConfig
 from campaigns.model import spec_from_dict
 from campaigns.phones import PhoneError, display
@@ -28,10 +27,6 @@ from campaigns.targets import ImportRefused, TargetFileError, import_file
 from campaigns.validation import SpecError, parse_spec
 
 REFUSED, BAD_USAGE = 1, 2
-FOLLOW_UP_CSV_COLUMNS = (("slot_id", "编号"), ("day", "日期"), ("time", "时段"), ("name", "姓名"), ("phone", "电话"),
-                         ("address", "地址"), ("community", "社区"), ("grid", "网格"), ("category", "类别"),
-                         ("reason", "原因"), ("attempts_used", "拨打次数"), ("notes", "备注"))
-CATEGORY_LABELS = {"abnormal": "异常", "unreached": "未接通"}
 OPERATOR_ERRORS = (SpecError, TargetFileError, NotFound, TransitionError, DuplicateName, EmptyCampaign, PhoneError,
                    OutcomeError, ValueError)
 
@@ -171,15 +166,11 @@ def _dnc(store: Store, args: argparse.Namespace, out: TextIO, now: datetime) -> 
 
 
 def _followups(store: Store, args: argparse.Namespace, out: TextIO, now: datetime) -> int:
-    items = store.followups(campaign_ref(args.campaign), now, day=args.day, include_done=args.all)
-    for item in items:
-        item["phone"] = display(item["phone"])
-        item["category"] = CATEGORY_LABELS.get(item["category"], item["category"])
+    found = store.followups(campaign_ref(args.campaign), now, day=args.day, include_done=args.all)
     if args.csv:
-        writer = csv.writer(out)
-        writer.writerow([label for _, label in FOLLOW_UP_CSV_COLUMNS])
-        writer.writerows([item[key] for key, _ in FOLLOW_UP_CSV_COLUMNS] for item in items)
+        out.write(export.followups_csv(found, bom=False))
         return 0
+    items = [export.for_people(item) for item in found]
     for item in items:
         print(f"{item['slot_id']}\t{item['day']} {item['time']}\t{item['name']}\t{item['phone']}\t{item['address']}"
               f"\t{item['category']}\t{item['reason']}", file=out)

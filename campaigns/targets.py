@@ -168,8 +168,14 @@ def import_file(store: Store, campaign: int | str, path: Path, now: datetime, va
         data = path.read_bytes()
     except OSError as exc:
         raise TargetFileError(f"无法读取文件 {path}：{exc.strerror}") from None
+    return import_data(store, campaign, data, path.name, now, valid_only)
+
+
+def import_data(store: Store, campaign: int | str, data: bytes, filename: str, now: datetime,
+                valid_only: bool = False) -> ImportReport:
+    """The same for a file's bytes (an HTTP upload); ``filename`` gives its type when it has one."""
     row = store.get_campaign(campaign)
-    report = validate(read_table(data, path.name, store.config), row["kind"], store.config,
+    report = validate(read_table(data, filename, store.config), row["kind"], store.config,
                       existing=store.existing_phones(row["id"]))
     if report.error_count and not valid_only:
         raise ImportRefused(report)

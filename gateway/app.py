@@ -24,7 +24,7 @@ CONSOLE_DIR = settings.ROOT / "console" / "static"
 # Channels a resident can use through the gateway: "module:Class" implementing InputChannel.
 CHANNELS = ["channels.rest:RestInput", "channels.voice:VoiceInput"]
 # Other APIs mounted on the gateway: modules with a ``blueprint()`` factory.
-APIS = ["knowledge_base.api", "gateway.notifications", "gateway.dispatch_proxy"]
+APIS = ["knowledge_base.api", "gateway.notifications", "gateway.dispatch_proxy", "gateway.campaigns_api"]
 
 
 def _load(path: str) -> Any:

@@ -37,6 +37,7 @@ from common import settings
 from common.web import ApiError, bearer_token, json_body, same_secret
 from dispatch.db import make_engine
 from dispatch.signing import HEADER, signature
+from gateway.campaigns_api import offer_callback
 from gateway.identity import gate_for
 
 TEXT_CLOSED = "您的工单 {id} 已办结：{result}。请对处理结果评价（1-5分）。"
@@ -182,6 +183,7 @@ def blueprint(store: NotificationStore | None = None, recipients: Recipients | N
             people = await asyncio.to_thread(lookup, event["service_request_id"])
         unique = list({p["sender_id"]: p for p in people}.values())
         stored = await asyncio.to_thread(get_store().add, event, unique)
+        await offer_callback(request.app, event)  # 满意度回访 of a closed case; never raises (campaigns/callbacks.py)
         return response.json({"stored": stored, "recipients": len(unique)})
 
     @bp.get("/api/notifications")
