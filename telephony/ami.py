@@ -204,6 +204,7 @@ class AmiClient:
         client.add_listener(on_disconnect=on_disconnect)
         client.add_event_listener(self._on_event, white_list=["UserEvent"], UserEvent=CALL_EVENT)
         client.add_event_listener(lambda event, source=None: booted.set(), white_list=[BOOTED_EVENT])
+        self.listen(client)
         client.connect()
         try:
             login = client.send_action(Action("Login", {"Username": self.username, "Secret": self.secret,
@@ -236,6 +237,9 @@ class AmiClient:
             client.send_action(Action("Logoff")).result(self.timeout_s)
         except (OSError, FutureTimeout):
             pass  # Asterisk already gone: closing the socket is all that is left
+
+    def listen(self, client: Any) -> None:
+        """Add listeners to a new manager connection before it connects (a subclass that needs more events)."""
 
     def _on_event(self, event: Event, source: Any = None) -> None:
         """On the library's reader thread: hand the call's caller to the loop."""

@@ -40,6 +40,9 @@ class CallSettings:
     goodbye_max_call: str
     apology: str
     not_understood: str
+    max_active_calls: int
+    hold_repeat_s: float
+    holding_message: str
 
     @classmethod
     def from_settings(cls, conf: dict[str, Any]) -> CallSettings:
@@ -53,7 +56,7 @@ class CallSettings:
     def prompts(self) -> list[str]:
         """The fixed sentences, synthesised once at start-up and cached."""
         return [self.greeting, self.reprompt, self.goodbye_silence, self.goodbye_max_call,
-                self.apology, self.not_understood]
+                self.apology, self.not_understood, self.holding_message]
 
 
 @dataclass

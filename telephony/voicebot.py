@@ -20,7 +20,7 @@ from speech.base import AsrEngine
 from speech.normalize import normalize
 from telephony import audiosocket
 from telephony.ami import AmiClient
-from telephony.asr_pool import AsrPool
+from telephony.asr_pool import Admission, AsrPool
 from telephony.assistant import AssistantClient, AssistantUnavailable, Choice
 from telephony.audiosocket import Kind, ProtocolError
 from telephony.calllog import CallLog
@@ -72,8 +72,12 @@ class CallSession:
         self.record("event", "call_started", caller=self.state.caller, channel=info.channel if info else "")
         receiver = asyncio.create_task(self._receive(), name=f"rx-{self.state.call_id}")
         try:
-            await self.speak(self.conf.greeting)
-            await self._converse()
+            if await self._wait_for_place():
+                try:
+                    await self.speak(self.conf.greeting)
+                    await self._converse()
+                finally:
+                    self.bot.admission.leave()
         finally:
             receiver.cancel()
             await asyncio.gather(receiver, return_exceptions=True)
@@ -81,6 +85,25 @@ class CallSession:
             await self._close()
             self.record("event", "call_ended", reason=self.state.hangup_reason or "caller_hung_up",
                         seconds=round(self.state.duration(), 1), barge_ins=self.state.barge_ins)
+
+    async def _wait_for_place(self) -> bool:
+        """Past ``max_active_calls`` the caller hears the holding message until a place is free (True), in
+        arrival order, or hangs up while waiting (False)."""
+        waited_since = time.monotonic()
+        enter = asyncio.create_task(self.bot.admission.enter(
+            lambda: self.speak(self.conf.holding_message, interruptible=False)))
+        while not enter.done():
+            if self.state.should_hang_up:
+                enter.cancel()
+                await asyncio.gather(enter, return_exceptions=True)
+                return False
+            await asyncio.wait({enter}, timeout=TICK_S)
+        if enter.result():
+            self.record("event", "admitted_after_hold", seconds=round(time.monotonic() - waited_since, 1))
+            while not self.events.empty():  # what was said over the holding message is not a turn
+                self.events.get_nowait()
+        self.state.touch()
+        return True
 
     async def _converse(self) -> None:
         while not self.state.should_hang_up:
@@ -291,6 +314,7 @@ class VoiceBot:
                  calls_dir: Path, ami: AmiClient | None = None) -> None:
         self.conf, self.asr, self.voice, self.assistant = conf, asr, voice, assistant
         self.asr_pool = AsrPool(conf.asr_threads)
+        self.admission = Admission(conf.max_active_calls, conf.hold_repeat_s)
         self.calls_dir, self.ami = calls_dir, ami
         self.sessions: dict[int, CallSession] = {}
         self.calls_total = 0

@@ -25,6 +25,9 @@ class CampaignKind:
     opening_required: bool = False  # a notice has no sensible default text
     accepts_empty: bool = False  # may start with no targets (call-backs arrive as cases close)
     required_target_fields: tuple[str, ...] = ("name", "phone")
+    # One slot per target in all (the next daily time after it was added), not one per daily time every day:
+    # a call-back or a notice is one conversation, however many days the campaign runs.
+    once: bool = False
 
 
 @lru_cache(maxsize=1)

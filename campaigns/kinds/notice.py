@@ -14,4 +14,5 @@ KIND = CampaignKind(
          "text": "您听清楚了吗？听清楚了请按1，没有听清请按2。"},
     ),
     opening_required=True,
+    once=True,
 )

@@ -24,4 +24,5 @@ KIND = CampaignKind(
         {"question": "resolved", "op": "==", "value": "no"},
     ),
     accepts_empty=True,  # targets are added as cases close
+    once=True,
 )

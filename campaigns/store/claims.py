@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, select, text, update
 
-from campaigns import retry, schedule
+from campaigns import kinds, retry, schedule
 from campaigns.model import CampaignSpec, spec_from_dict
 from campaigns.phones import dial_string
 from campaigns.states import (
@@ -183,13 +183,22 @@ class ClaimsMixin(StoreBase):
         conn.execute(update(slots).where(slots.c.id == slot["id"]).values(**values))
 
     def _plan(self, conn: Connection, campaign: Any, spec: CampaignSpec, now: datetime) -> None:
-        """Today's slots for every target (idempotent; skipped when the day is planned and no target was added)."""
+        """Today's slots for every target (idempotent; skipped when the day is planned and no target was added).
+
+        A kind called once (``CampaignKind.once``: call-backs, notices) gets one slot per target in all.
+        """
         day = schedule.local_day(spec.schedule, now)
         if campaign["planned_day"] == day:
             return
         plans = [plan for plan in schedule.slots_of_day(spec.schedule, day) if plan.deadline_at > now]
         opted_out = exists().where(dnc.c.kind == campaign["kind"], dnc.c.phone == targets.c.phone)
-        found = conn.execute(select(targets.c.id, opted_out).where(targets.c.campaign_id == campaign["id"])).all()
+        query = select(targets.c.id, opted_out).where(targets.c.campaign_id == campaign["id"])
+        if _called_once(campaign["kind"]):
+            # A call-back or notice: one slot per target in all, the next of today's times; a target that
+            # has a slot already (answered, unreachable or still open) is never planned again.
+            query = query.where(~exists().where(slots.c.target_id == targets.c.id))
+            plans = plans[:1]
+        found = conn.execute(query).all()
         # A target on the DNC list gets its slots closed at once, so staff see it on the follow-up list today.
         rows = [{"campaign_id": campaign["id"], "target_id": target_id, "day": plan.day, "time": plan.time,
                  "due_at": plan.due_at, "deadline_at": plan.deadline_at, "next_at": plan.due_at,
@@ -251,3 +260,8 @@ class ClaimsMixin(StoreBase):
             conn.execute(update(slots).where(slots.c.id == slot["id"]).values(
                 state=final, updated_at=now,
                 follow_up=follow_up_reason(final, slot["last_outcome"], slot["attempts_used"])))
+
+
+def _called_once(kind_name: str) -> bool:
+    kind = kinds.get(kind_name)
+    return bool(kind and kind.once)

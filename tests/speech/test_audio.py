@@ -4,13 +4,14 @@ recording can be unusable — empty, corrupt, wrong container, silent, clipped, 
 from __future__ import annotations
 
 import io
+import wave
 
 import av
 import numpy as np
 import pytest
 
 from common import settings
-from speech.audio import AudioError, Limits, decode, resample, to_wav, validate
+from speech.audio import AudioError, Limits, decode, resample, resample_with, to_wav, validate
 from speech.base import Audio
 
 RATE = 16_000
@@ -89,3 +90,39 @@ def test_resample_keeps_duration_and_format() -> None:
     assert phone.sample_rate == 8_000 and len(phone.pcm) % 2 == 0
     assert abs(phone.seconds - 2.0) < 0.01
     assert resample(Audio(b"", 22_050), 8_000).pcm == b""
+
+
+def test_8_bit_and_48k_wav_uploads_are_converted() -> None:
+    """Old recorders write 8-bit WAV and browsers 48 kHz: both decode to 16-bit mono at the asked rate."""
+    loud = tone(1.0, rate=48_000)
+    for sample_width, pcm in [(1, ((loud.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes()),
+                              (2, loud.tobytes())]:
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(sample_width)
+            out.setframerate(48_000)
+            out.writeframes(pcm)
+        audio = decode(buffer.getvalue(), RATE)
+        assert audio.sample_rate == RATE and abs(audio.seconds - 1.0) < 0.02
+        validate(audio, LIMITS)  # neither silent nor clipped after conversion
+
+
+def test_a_two_minute_monologue_is_refused_with_the_limit_named() -> None:
+    with pytest.raises(AudioError) as info:
+        validate(Audio(tone(120.0, rate=RATE).tobytes(), RATE), LIMITS)
+    assert info.value.code == "audio_too_long" and f"{LIMITS.max_seconds:.0f}" in info.value.message
+
+
+@pytest.mark.parametrize("method", ["swr", "poly"])
+def test_both_resamplers_keep_duration_level_and_format(method: str) -> None:
+    phone = Audio(tone(1.0, rate=8_000).tobytes(), 8_000)
+    wide = resample_with(phone, 16_000, method)
+    assert wide.sample_rate == 16_000 and abs(wide.seconds - 1.0) < 0.01
+    level = np.abs(np.frombuffer(wide.pcm, dtype="<i2")).max() / np.abs(tone(1.0, rate=8_000)).max()
+    assert 0.9 < level < 1.1
+
+
+def test_unknown_resampler_names_the_setting() -> None:
+    with pytest.raises(ValueError, match="whisper_resampler"):
+        resample_with(Audio(tone(0.5, rate=8_000).tobytes(), 8_000), 16_000, "sox")

@@ -14,12 +14,11 @@ import time
 import uuid
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from common import settings
 from common.net import free_port
-from speech.base import AsrEngine, Audio, StreamingRecognizer, Transcript, TtsEngine
+from speech.base import Audio
 from telephony import audiosocket, calllog
 from telephony.assistant import AssistantClient, Choice, assign_keys, keypad_prompt
 from telephony.audiosocket import FRAME_BYTES, Kind
@@ -28,39 +27,7 @@ from telephony.teststack import StandInGateway
 from telephony.voice import PhoneVoice
 from telephony.voicebot import VoiceBot
 from tests.telephony.helpers import wait_for
-
-LOUD = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype("<i2").tobytes()
-QUIET = bytes(FRAME_BYTES)
-
-
-class ScriptedAsr(AsrEngine):
-    """Returns the next scripted sentence for each utterance (whatever was said)."""
-
-    name = "scripted"
-
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-
-    def recognizer(self, sample_rate: int, phrases: list[str] | None = None) -> StreamingRecognizer:
-        engine = self
-
-        class Recognizer(StreamingRecognizer):
-            def accept_audio(self, pcm: bytes) -> Transcript | None:
-                return None
-
-            def finish(self) -> Transcript:
-                return Transcript(engine.texts.pop(0) if engine.texts else "", True, 0.9)
-
-        return Recognizer()
-
-
-class ToneTts(TtsEngine):
-    """40 ms of tone per character at 8 kHz: prompt lengths are predictable."""
-
-    name = "tone"
-
-    def synthesize(self, text: str, language: str = "zh") -> Audio:
-        return Audio(LOUD * (2 * len(text)), 8000)
+from tests.telephony.stand_ins import LOUD, QUIET, ScriptedAsr, ToneTts
 
 
 class Caller:
