@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from campaigns import kinds
 from campaigns.model import CampaignSpec
 from campaigns.store import Claim
 
@@ -29,7 +30,10 @@ class Alert:
 
 
 def draft_fields(alert: Alert, service_code: str) -> dict[str, Any]:
-    """The ticket, worded for the grid worker who visits (always Chinese)."""
+    """The ticket, worded for the grid worker who visits (always Chinese); the campaign kind's own service
+    (``CampaignKind.alert_service``) wins over ``service_code``."""
+    kind = kinds.get(alert.spec.kind)
+    service_code = (kind.alert_service if kind else "") or service_code
     target, claim = alert.target, alert.claim
     where = "，".join(part for part in (target.get("community"), target.get("grid")) if part)
     description = (f"【{alert.spec.name}】{claim.name}（{claim.day} {claim.time}）回答异常："

@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     followups.add_argument("--day", type=date.fromisoformat, help="只看某一天（YYYY-MM-DD）")
     followups.add_argument("--all", action="store_true", help="包括已处理的")
     followups.add_argument("--csv", action="store_true", help="以 CSV 输出（Excel 可直接打开）")
+    report = commands.add_parser("report", help="每日报表：接通、正常、异常、未接通、免打扰、未拨打（按社区、网格）")
+    report.add_argument("campaign")
+    report.add_argument("--day", type=date.fromisoformat, help="哪一天（YYYY-MM-DD，默认今天）")
+    report.add_argument("--csv", action="store_true", help="以 CSV 输出（Excel 可直接打开）")
+    report.add_argument("--json", action="store_true", help="以 JSON 输出")
     done = commands.add_parser("followup-done", help="标记一条补漏记录已处理")
     done.add_argument("slot_id", type=int)
     done.add_argument("--by", required=True, help="处理人")
@@ -184,5 +189,20 @@ def _followup_done(store: Store, args: argparse.Namespace, out: TextIO, now: dat
     return 0
 
 
+def _report(store: Store, args: argparse.Namespace, out: TextIO, now: datetime) -> int:
+    found = store.daily_report(campaign_ref(args.campaign), now, day=args.day)
+    if args.csv:
+        out.write(export.report_csv(found, bom=False))
+    elif args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2), file=out)
+    else:
+        print(f"活动 {found['campaign']['id']}：{found['campaign']['name']}　{found['day']}（{found['timezone']}）",
+              file=out)
+        for row in export.report_rows(found):
+            print("\t".join(str(cell) for cell in row[1:]), file=out)
+    return 0
+
+
 COMMANDS = {"create": _create, "import": _import, "list": _list, "show": _show, "dnc": _dnc,
-            "followups": _followups, "followup-done": _followup_done, **dict.fromkeys(CAMPAIGN_ACTIONS, _action)}
+            "followups": _followups, "followup-done": _followup_done, "report": _report,
+            **dict.fromkeys(CAMPAIGN_ACTIONS, _action)}

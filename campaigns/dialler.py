@@ -5,8 +5,8 @@ channel's ``ChannelId`` a fresh UUID that also names the AudioSocket call; ``GOV
 attempt id; ring timeout and caller id from the claim) → the dialplan context ``govbot-outbound`` runs
 ``AMD()`` on answer, reports it (``GovbotAmd`` UserEvent) and hands a person to our AudioSocket server → the
 dialogue (:mod:`campaigns.dialler_script`) → Asterisk's ``Hangup`` (its ``Cause``) → the outcome
-(:mod:`campaigns.dialler_outcomes`) and the answers → ``record_outcome``. Leases are renewed every
-``dialler_renew_s`` while calls last.
+(:mod:`campaigns.dialler_outcomes`) and the answers → ``record_outcome`` (a settled call-back's rating then goes
+to its case, :mod:`campaigns.ratings`). Leases are renewed every ``dialler_renew_s`` while calls last.
 
 Why nothing is kept only in memory: the store is the state. AMI down → nothing is claimed (claims already
 held but not dialled are released), and the telephony client reconnects with back-off. A call whose end
@@ -33,6 +33,7 @@ from campaigns.dialler_outcomes import CallFacts
 from campaigns.dialler_script import CallEnded, ScriptRun
 from campaigns.model import CampaignSpec
 from campaigns.prompts import campaign_texts, spec_texts
+from campaigns.ratings import RatingPoster
 from campaigns.store import Claim, Store
 from speech.base import AsrEngine
 from telephony.ami import AmiRefused, AmiUnavailable
@@ -68,9 +69,11 @@ class Track:
 class Dialler:
     def __init__(self, store: Store, conf: DiallerConfig, call_conf: CallSettings, voice: PhoneVoice,
                  asr: AsrEngine, ami_factory: Callable[[Callable[[str, dict[str, str]], None]], DiallerAmi],
-                 clock: Callable[[], datetime] = utc_now, alerts: Callable[[Alert], str] | None = None) -> None:
+                 clock: Callable[[], datetime] = utc_now, alerts: Callable[[Alert], str] | None = None,
+                 ratings: RatingPoster | None = None) -> None:
         self.store, self.conf, self.call_conf, self.voice, self.asr = store, conf, call_conf, voice, asr
         self.alerts = alerts  # files an alert ticket for abnormal answers (None: the store's flag only)
+        self.ratings = ratings  # posts call-back ratings to their cases (None: they wait in the store)
         self.clock, self.name = clock, conf.name
         self.ami = ami_factory(self.on_event)
         self.pool = AsrPool(call_conf.asr_threads)
@@ -88,7 +91,9 @@ class Dialler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and place calls until ``stop`` is set; then wait for the calls in flight (they are recorded)."""
-        renewer = asyncio.create_task(self._renew_loop(stop), name="renew")
+        loops = [asyncio.create_task(self._renew_loop(stop), name="renew")]
+        if self.ratings is not None:
+            loops.append(asyncio.create_task(self.ratings.run(stop), name="ratings"))
         try:
             while not stop.is_set():
                 try:
@@ -101,8 +106,9 @@ class Dialler:
                     pass
             await asyncio.gather(*self.tasks, return_exceptions=True)
         finally:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
 
     async def stop(self) -> None:
         for task in list(self.tasks):
@@ -201,6 +207,8 @@ class Dialler:
             log.exception("attempt %s: could not record outcome %s", track.claim.attempt_id, outcome)
             return
         log.info("attempt %s: %s (slot %s now %s)", track.claim.attempt_id, outcome, slot["id"], slot["state"])
+        if self.ratings is not None:
+            self.ratings.wake()  # a settled call-back's rating goes out now
         if self.alerts is not None and answers:
             await self._alert(track)
 

@@ -16,6 +16,7 @@ from campaigns.config import CampaignsConfig
 from campaigns.dialler import Dialler
 from campaigns.dialler_ami import DiallerAmi
 from campaigns.dialler_config import DiallerConfig
+from campaigns.ratings import RatingPoster
 from campaigns.store import Store
 from common import logging as govlog
 from common import settings
@@ -32,8 +33,9 @@ def build() -> Dialler:
     def ami(on_event: Any) -> DiallerAmi:
         return DiallerAmi.for_dialler(telephony, conf.ami_reconnect_s, conf.ami_reconnect_max_s, on_event)
 
-    return Dialler(Store(CampaignsConfig.load()), conf, CallSettings.from_settings(telephony),
-                   PhoneVoice(load_tts()), asr, ami, alerts=outbox_filer(conf.alert_service_code))
+    store = Store(CampaignsConfig.load())
+    return Dialler(store, conf, CallSettings.from_settings(telephony), PhoneVoice(load_tts()), asr, ami,
+                   alerts=outbox_filer(conf.alert_service_code), ratings=RatingPoster.from_settings(store))
 
 
 async def serve(dialler: Dialler, log: Any) -> None:

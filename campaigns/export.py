@@ -40,3 +40,34 @@ def followups_csv(items: list[dict[str, Any]], bom: bool = True) -> str:
 def safe_cell(value: Any) -> Any:
     """A text cell Excel would evaluate (``=HYPERLINK(…)`` typed as a name) is kept as text with a leading '."""
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+# The daily report (campaigns/store/report.py): one row per grid, a subtotal per community, the total last.
+REPORT_CSV_COLUMNS = (("slots", "时段数"), ("residents", "人数"), ("reached", "已接通"), ("normal", "正常"),
+                      ("abnormal", "异常"), ("unreachable", "未接通"), ("opted_out", "免打扰"),
+                      ("not_called", "未拨打"), ("wrong_person", "非本人"), ("refused", "拒答"),
+                      ("cancelled", "已取消"), ("in_progress", "进行中"))
+UNNAMED, SUBTOTAL, TOTAL = "未填写", "小计", "合计"
+
+
+def report_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The daily report as rows (日期, 社区, 网格, then the counts), the header first: the CSV and the CLI's table."""
+    rows: list[list[Any]] = [["日期", "社区", "网格", *(label for _, label in REPORT_CSV_COLUMNS)]]
+
+    def line(community: str, grid: str, counts: dict[str, Any]) -> None:
+        rows.append([report["day"], community, grid, *(counts[key] for key, _ in REPORT_CSV_COLUMNS)])
+
+    for community in report["communities"]:
+        name = community["community"] or UNNAMED
+        for grid in community["grids"]:
+            line(name, grid["grid"] or UNNAMED, grid)
+        line(name, SUBTOTAL, community)
+    line(TOTAL, "", report["totals"])
+    return rows
+
+
+def report_csv(report: dict[str, Any], bom: bool = True) -> str:
+    """The daily report as a CSV, with the BOM Excel needs for a downloaded file."""
+    out = io.StringIO()
+    csv.writer(out).writerows([[safe_cell(cell) for cell in row] for row in report_rows(report)])
+    return (CSV_BOM if bom else "") + out.getvalue()

@@ -12,6 +12,8 @@ and other tools. Every route needs the staff token (``common.web.require_staff``
   message) and nothing imported, unless ``valid_only=1`` (query or form field)
 * ``GET /<c>/followups`` (``day=YYYY-MM-DD``, ``all=1`` with the done ones, ``format=csv`` for door-to-door
   lists: UTF-8 with BOM so Excel shows the Chinese) · ``POST /followups/<slot id>/done`` ``{by, note}``
+* ``GET /<c>/report`` — the daily report (``day=YYYY-MM-DD``, default today in the campaign's zone;
+  ``format=csv``): reached, normal, abnormal, unreachable, opted out, not called … by community and grid
 * ``GET /dnc?kind=`` · ``POST /dnc`` ``{kind, phone, reason}`` · ``DELETE /dnc/<kind>/<phone>``
 
 Errors are ``{"error": {"code", "message", "field"}}``: bad JSON 400, an invalid field 422 (the spec's path, such
@@ -238,6 +240,19 @@ def _upload(request: Request, limit: int) -> tuple[bytes, str]:
     return data, filename
 
 
+def _format(request: Request) -> str:
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ApiError(400, "invalid_field", "format 须为 json 或 csv", "format")
+    return fmt
+
+
+def _csv(text: str, ascii_name: str, name: str) -> HTTPResponse:
+    """A CSV download (UTF-8 with BOM); RFC 6266: a UTF-8 file name besides the ASCII one."""
+    return response.raw(text.encode(), content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"})
+
+
 def _day(request: Request) -> date | None:
     value = request.args.get("day")
     if not value:
@@ -355,18 +370,23 @@ def blueprint(clock: Callable[[], datetime] = _now) -> Blueprint:
     @bp.get("/<campaign>/followups")
     @require_staff
     async def followups(request: Request, campaign: str) -> HTTPResponse:
-        fmt = request.args.get("format", "json")
-        if fmt not in ("json", "csv"):
-            raise ApiError(400, "invalid_field", "format 须为 json 或 csv", "format")
+        fmt = _format(request)
         ref = _ref(campaign)
         items = await _run((await store(request)).followups, ref, clock(), day=_day(request),
                            include_done=_flag(request, "all"))
         if fmt == "csv":
-            name = quote(f"人工补漏-{unquote(campaign)}.csv", safe="")  # RFC 6266: a UTF-8 name besides the ASCII one
-            return response.raw(export.followups_csv(items).encode(), content_type="text/csv; charset=utf-8", headers={
-                "Content-Disposition": f"attachment; filename=\"followups.csv\"; filename*=UTF-8''{name}"})
+            return _csv(export.followups_csv(items), "followups.csv", f"人工补漏-{unquote(campaign)}.csv")
         return _json({"followups": [{**item, "phone_display": display(item["phone"])} for item in items],
                       "count": len(items)})
+
+    @bp.get("/<campaign>/report")
+    @require_staff
+    async def report(request: Request, campaign: str) -> HTTPResponse:
+        fmt = _format(request)
+        found = await _run((await store(request)).daily_report, _ref(campaign), clock(), day=_day(request))
+        if fmt == "csv":
+            return _csv(export.report_csv(found), "report.csv", f"日报-{unquote(campaign)}-{found['day']}.csv")
+        return _json(found)
 
     return bp
 

@@ -28,6 +28,9 @@ class CampaignKind:
     # One slot per target in all (the next daily time after it was added), not one per daily time every day:
     # a call-back or a notice is one conversation, however many days the campaign runs.
     once: bool = False
+    # The dispatch service of its alert tickets; empty: ``[campaigns] alert_service_code`` (a fever goes to public
+    # health, but an unsatisfied resident is a matter for whoever handled the case, not for the health office).
+    alert_service: str = ""
 
 
 @lru_cache(maxsize=1)

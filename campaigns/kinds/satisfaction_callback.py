@@ -25,4 +25,5 @@ KIND = CampaignKind(
     ),
     accepts_empty=True,  # targets are added as cases close
     once=True,
+    alert_service="other",  # 回访不满意 / 未解决: back to the command centre, not to public health
 )

@@ -2,8 +2,9 @@
 
 One module per concern, combined into :class:`Store` by inheritance: ``base`` (engine, transactions) →
 ``campaigns`` (campaigns, targets, start/stop) and ``dnc`` (the do-not-call list) → ``claims`` (planning
-slots, lease claims for diallers) → ``outcomes`` (results, answers, retries) → ``followups`` (人工补漏).
-``schema`` holds the tables. SQLite by default, PostgreSQL by URL (``[campaigns] db_url``).
+slots, lease claims for diallers) → ``outcomes`` (results, answers, retries) → ``followups`` (人工补漏) and
+``report`` (the daily report). ``schema`` holds the tables. SQLite by default, PostgreSQL by URL
+(``[campaigns] db_url``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from campaigns.store.campaigns import CampaignsMixin, DuplicateName, EmptyCampai
 from campaigns.store.claims import Claim
 from campaigns.store.followups import ABNORMAL, UNREACHED, FollowupsMixin
 from campaigns.store.outcomes import OutcomeError
+from campaigns.store.report import ReportMixin
 
 
-class Store(FollowupsMixin, CampaignsMixin):
+class Store(ReportMixin, FollowupsMixin, CampaignsMixin):
     """Every table of the campaigns behind one synchronous object (see the package docstring)."""
 
 

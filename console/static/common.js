@@ -14,7 +14,9 @@ export async function api(path, options = {}) {
   try { body = text ? JSON.parse(text) : null; } catch { body = { raw: text }; }
   if (!response.ok) {
     const message = body && body.error ? `${body.error.message}${body.error.field ? `（${body.error.field}）` : ""}` : response.statusText;
-    throw new Error(message);
+    // The API's error (code, field) and body ride along: a page can show it beside the field it names.
+    throw Object.assign(new Error(message), { status: response.status, code: body?.error?.code,
+      field: body?.error?.field, body });
   }
   return body;
 }

@@ -153,6 +153,9 @@ async def test_a_spoken_fever_is_recorded_and_flagged_by_the_store(dialler: Dial
     ticket = draft_fields(alert, "public_health")
     assert "居民0" in ticket["description"] and "体温 38.2度" in ticket["description"]
     assert ticket["address_string"] == "幸福路0号" and ticket["idempotency_key"] == f"campaign-attempt-{attempt['id']}"
+    assert ticket["service_code"] == "public_health"  # the health check names no service of its own
+    unhappy = replace(alert, spec=replace(alert.spec, kind="satisfaction_callback"))
+    assert draft_fields(unhappy, "public_health")["service_code"] == "other"  # 回访不满意: the kind's own service
 
 
 async def test_busy_is_recorded_and_the_slot_retried_after_the_busy_interval(dialler: Dialler, store: Store,

@@ -24,15 +24,15 @@ from campaigns.callbacks import ticket_of
 from campaigns.config import CampaignsConfig
 from campaigns.store import Store
 from common import settings
-from common.web import install_error_handlers, staff_token
+from common.web import staff_token
 from dispatch.db import make_engine
 from dispatch.signing import signature
-from gateway.campaigns_api import blueprint
 from gateway.clients import ClientRegistry
 from gateway.identity import IdentityGate
 from gateway.notifications import NotificationStore
 from gateway.notifications import blueprint as notifications_blueprint
 from gateway.sessions import ResidentSessions
+from tests.campaigns.apps import campaigns_app, forget, private_data_dir
 from tests.campaigns.conftest import NOW, example
 
 SECRET = "test-webhook-secret"
@@ -44,24 +44,17 @@ _names = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private data dir: the staff token and the campaign store (``{data_dir}/campaigns.sqlite3``) live there."""
-    monkeypatch.setenv("GOVBOT__PATHS__DATA_DIR", str(tmp_path))
-    settings.reload()
-    yield tmp_path
-    settings.reload()
+    yield from private_data_dir(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Sanic]:
-    made = Sanic(f"campaigns_api_{next(_names)}")
-    made.config.TOUCHUP = False
-    install_error_handlers(made)
-    made.blueprint(blueprint(clock=lambda: NOW))
+    made = campaigns_app("campaigns_api")
     notifications = NotificationStore(make_engine(f"sqlite:///{tmp_path}/notifications.sqlite3"))
     made.blueprint(notifications_blueprint(store=notifications, secret=SECRET, recipients=lambda _srid: []))
     made.ctx.identity = IdentityGate(ResidentSessions(SESSION_KEY, 3600), ClientRegistry(tmp_path / "clients", []))
     yield made
-    Sanic._app_registry.pop(made.name, None)
+    forget(made)
 
 
 @pytest.fixture

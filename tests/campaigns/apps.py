@@ -1,0 +1,39 @@
+"""What the campaigns API tests share: a private data dir and a gateway app with the campaigns blueprint."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sanic import Sanic
+
+from common import settings
+from common.web import install_error_handlers
+from gateway.campaigns_api import blueprint
+from tests.campaigns.conftest import NOW
+
+_names = itertools.count(1)
+
+
+def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The staff token and the campaign store (``{data_dir}/campaigns.sqlite3``) in ``tmp_path``, for one test."""
+    monkeypatch.setenv("GOVBOT__PATHS__DATA_DIR", str(tmp_path))
+    settings.reload()
+    yield tmp_path
+    settings.reload()
+
+
+def campaigns_app(prefix: str) -> Sanic:
+    """A fresh app with ``/api/campaigns`` whose clock says ``NOW`` (inside the test campaigns' window).
+    Drop it with ``forget(app)``: sanic keeps every app in a registry by name."""
+    made = Sanic(f"{prefix}_{next(_names)}")
+    made.config.TOUCHUP = False
+    install_error_handlers(made)
+    made.blueprint(blueprint(clock=lambda: NOW))
+    return made
+
+
+def forget(app: Sanic) -> None:
+    Sanic._app_registry.pop(app.name, None)
