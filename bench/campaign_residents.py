@@ -68,13 +68,13 @@ class Behaviour:
 
 
 BEHAVIOURS: tuple[Behaviour, ...] = (
-    Behaviour("0", "answers, normal", ANSWER, "36*5#221",
+    Behaviour("0", "answers, normal", ANSWER, "136*5#221",
               {"temperature": 36.5, "cough": "no", "other_symptoms": "no", "needs": "none"}),
-    Behaviour("1", "answers, fever", ANSWER, "38*2#122",
+    Behaviour("1", "answers, fever", ANSWER, "138*2#122",
               {"temperature": 38.2, "cough": "yes", "other_symptoms": "no", "needs": "medicine"}),
     Behaviour("2", "busy (486)", BUSY),
     Behaviour("3", "never answers", NO_ANSWER),
-    Behaviour("4", "hangs up mid-call", HANG_UP, "36*8#", {"temperature": 36.8}),
+    Behaviour("4", "hangs up mid-call", HANG_UP, "136*8#", {"temperature": 36.8}),
     Behaviour("5", "answering machine", MACHINE),
 )
 BY_DIGIT = {b.digit: b for b in BEHAVIOURS}

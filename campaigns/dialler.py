@@ -264,7 +264,7 @@ class Dialler:
             if dialler_outcomes.is_machine(track.facts.amd, self.conf.amd_notsure_is_machine):
                 return  # NOTSURE counted as a machine: no questionnaire
             previous = await asyncio.to_thread(self.store.slot_answers, track.claim.slot_id)
-            track.script = ScriptRun(track.spec, self.conf, previous)
+            track.script = ScriptRun(track.spec, self.conf, previous, name=track.claim.name)
             await asyncio.wait_for(track.script.run(call), self.conf.max_outbound_call_s)
         except (CallEnded, ProtocolError, ConnectionError, asyncio.TimeoutError) as exc:
             log.info("campaign call %s ended: %s", call.uuid[:8], type(exc).__name__)

@@ -46,12 +46,16 @@ class DiallerConfig:
     callback_phrases: tuple[str, ...]
     yes_phrases: tuple[str, ...]
     no_phrases: tuple[str, ...]
+    identity_question: str
+    goodbye_wrong_person: str
 
     @classmethod
     def load(cls, conf: dict[str, Any] | None = None, **overrides: Any) -> DiallerConfig:
         made = from_section(cls, settings.section(SECTION) if conf is None else conf, SECTION, **overrides)
         if "{dial}" not in made.dialler_channel:
             raise SettingsError(f"[{SECTION}] dialler_channel: must contain {{dial}}")
+        if "{name}" not in made.identity_question:
+            raise SettingsError(f"[{SECTION}] identity_question: must contain {{name}}")
         return made
 
     @property
@@ -61,4 +65,5 @@ class DiallerConfig:
 
     @property
     def fixed_texts(self) -> list[str]:
-        return [self.reask_prefix, self.goodbye_dnc, self.goodbye_callback, self.goodbye_unclear]
+        return [self.reask_prefix, self.goodbye_dnc, self.goodbye_callback, self.goodbye_unclear,
+                self.goodbye_wrong_person]

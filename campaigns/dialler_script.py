@@ -1,9 +1,12 @@
-"""The campaign call's dialogue: opening, each question (keys first, speech too), re-ask once, closing.
+"""The campaign call's dialogue: opening, identity check, each question (keys first, speech too), re-ask once, closing.
 
 Why apart from the audio: the dialogue only needs "say this" and "what did the resident answer" (keys or
 recognised text), so it runs unchanged over the phone (:mod:`campaigns.dialler_call`) and over a scripted
 double in the tests. It decides the attempt's outcome:
 
+- the identity check (``[campaigns] identity_question``, "请问是张三吗？是请按1，不是请按2", speech too) answered
+  no → ``wrong_person`` (a final state: staff check the number) and nothing else is asked; it is asked on
+  every call, a retry included, because whoever picks up this time may be someone else;
 - every question answered → ``answered`` (the closing is said);
 - the opt-out key (``[campaigns] opt_out_key`` / the campaign's) or "不要再打了" at any question → ``dnc``;
 - "稍后再打" / "现在不方便" → ``callback`` (the store reschedules inside the window);
@@ -17,6 +20,7 @@ Speech is constrained to the question's answers: yes/no phrases, a number (spoke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,7 +29,8 @@ from campaigns.model import NO, YES, AnswerError, CampaignSpec, Question, next_q
 from common import zh_numbers
 
 ASKS_PER_QUESTION = 2  # the question, then one re-ask
-DNC, CALLBACK = "dnc", "callback"
+DNC, CALLBACK, WRONG_PERSON = "dnc", "callback", "wrong_person"
+IDENTITY_KEYS = {"1": YES, "2": NO}  # as the prompt says: 是请按1，不是请按2
 
 
 class CallEnded(Exception):
@@ -52,6 +57,7 @@ class CallIO(Protocol):
 class ScriptResult:
     outcome: str | None = None  # None while the dialogue runs (a hang-up leaves it None)
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # question id → {value, keys, text}
+    identity: str | None = None  # YES / NO once the identity check was answered (not a stored answer)
 
 
 @dataclass(frozen=True)
@@ -115,28 +121,50 @@ def _choice(question: Question, text: str) -> str | None:
 class ScriptRun:
     """One call's dialogue for one campaign; ``result`` holds what is known even after a hang-up."""
 
-    def __init__(self, spec: CampaignSpec, conf: DiallerConfig, previous: dict[str, Any] | None = None) -> None:
-        self.spec, self.conf = spec, conf
+    def __init__(self, spec: CampaignSpec, conf: DiallerConfig, previous: dict[str, Any] | None = None,
+                 name: str = "") -> None:
+        """``name``: the resident the call is for (the identity check); empty skips the check."""
+        self.spec, self.conf, self.name = spec, conf, name.strip()
         self.previous = dict(previous or {})  # answers of earlier attempts of the same slot
         self.result = ScriptResult()
 
     async def run(self, io: CallIO) -> ScriptResult:
         if self.spec.opening:
             await io.say(self.spec.opening)
-        while (question := next_question(self.spec, {**self.previous, **self.result.answers})) is not None:
+        decided = await self._check_identity(io)
+        while decided is None:
+            question = next_question(self.spec, {**self.previous, **self.result.answers})
+            if question is None:
+                break
             decided = await self._ask(io, question)
-            if decided is not None:
-                self.result.outcome = decided
-                await io.say({DNC: self.conf.goodbye_dnc, CALLBACK: self.conf.goodbye_callback}
-                             .get(decided, self.conf.goodbye_unclear))
-                return self.result
+        if decided is not None:
+            self.result.outcome = decided
+            await io.say({DNC: self.conf.goodbye_dnc, CALLBACK: self.conf.goodbye_callback,
+                          WRONG_PERSON: self.conf.goodbye_wrong_person}.get(decided, self.conf.goodbye_unclear))
+            return self.result
         self.result.outcome = "answered"
         if self.spec.closing:
             await io.say(self.spec.closing)
         return self.result
 
-    async def _ask(self, io: CallIO, question: Question) -> str | None:
-        """Ask until answered (None) or decided otherwise (the outcome)."""
+    def identity_question(self) -> Question:
+        return Question(id="identity", text=self.conf.identity_question.format(name=self.name), type="yes_no",
+                        keys=dict(IDENTITY_KEYS), label="身份确认")
+
+    async def _check_identity(self, io: CallIO) -> str | None:
+        """None when the resident is who we called (or there is no name to check); else the outcome."""
+        if not self.name:
+            return None
+        found: list[Any] = []
+        decided = await self._ask(io, self.identity_question(), found.append)
+        if decided is None:
+            self.result.identity = found[0]
+            return WRONG_PERSON if found[0] == NO else None
+        return decided
+
+    async def _ask(self, io: CallIO, question: Question, keep: Callable[[Any], None] | None = None) -> str | None:
+        """Ask until answered (None) or decided otherwise (the outcome); ``keep`` takes the value instead of
+        the stored answers."""
         for ask in range(ASKS_PER_QUESTION):
             if ask:
                 await io.say(self.conf.reask_prefix)
@@ -148,7 +176,10 @@ class ScriptRun:
                 continue
             if isinstance(value, Intent):
                 return value.name
-            self.result.answers[question.id] = {"value": value, "keys": heard.keys, "text": heard.text}
+            if keep is not None:
+                keep(value)
+            else:
+                self.result.answers[question.id] = {"value": value, "keys": heard.keys, "text": heard.text}
             return None
         return "hung_up_early"
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from campaigns.store import Store
 
 log = logging.getLogger(__name__)
-DIALLER_KEYS = ("reask_prefix", "goodbye_dnc", "goodbye_callback", "goodbye_unclear")
+DIALLER_KEYS = ("reask_prefix", "goodbye_dnc", "goodbye_callback", "goodbye_unclear", "goodbye_wrong_person")
 
 
 def spec_parts(spec: CampaignSpec) -> Iterator[tuple[str, str]]:

@@ -39,6 +39,7 @@ from campaigns.kinds.satisfaction_callback import KIND
 from campaigns.model import spec_from_dict
 from campaigns.states import DONE, OPEN_SLOT_STATES
 from campaigns.store import Store
+from campaigns.store.base import create_tables
 from campaigns.store.schema import NAME_CHARS, SHORT_CHARS, UtcDateTime, attempts, campaigns, slots, targets
 from common import settings
 from common.backoff import delay
@@ -121,7 +122,7 @@ class RatingPoster:
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.store, self.outbox, self.conf, self.clock = store, outbox, conf or RatingConfig.load(), clock
         self.wakeup = asyncio.Event()
-        rating_metadata.create_all(store.engine)
+        create_tables(store.engine, rating_metadata)
 
     @classmethod
     def from_settings(cls, store: Store) -> RatingPoster:

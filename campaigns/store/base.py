@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Engine, MetaData, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from campaigns.config import CampaignsConfig
@@ -25,6 +25,20 @@ from dispatch.db import make_engine
 
 POOL_SIZE, POOL_OVERFLOW = 5, 10  # PostgreSQL connections per process (a dialler, the API, the CLI)
 JSON_COLUMNS = ("spec", "answers", "abnormal")
+SCHEMA_LOCK_KEY = 7_312_002  # pg_advisory_xact_lock key of table creation (claims.CLAIM_LOCK_KEY is 7_312_001)
+
+
+def create_tables(engine: Engine, tables: MetaData) -> None:
+    """Create the missing tables, one process at a time on PostgreSQL.
+
+    Why the lock: two diallers starting together on a fresh database both see no table, both CREATE it, and the
+    second fails on the catalog's unique index (IntegrityError) and exits. Under the lock the second one waits,
+    then finds the tables and creates nothing.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        tables.create_all(conn)
 
 
 class NotFound(LookupError):
@@ -38,7 +52,7 @@ class StoreBase:
                                   max_overflow=POOL_OVERFLOW)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sqlite_writer = threading.Lock()  # this process's writers queue here, not in SQLite's busy poll
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     def close(self) -> None:
         self.engine.dispose()

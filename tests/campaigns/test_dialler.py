@@ -121,7 +121,7 @@ async def test_an_answered_call_runs_the_script_by_keys_and_records_the_answers(
     call_id = fields["ChannelId"]
     answer(dialler, call_id)
     line = await Line.connect(dialler.conf.dialler_audiosocket_port, call_id)
-    line.keys("36*5#221")
+    line.keys("136*5#221")  # 1: yes, this is the resident
     await asyncio.wait_for(line.hung_up.wait(), WAIT_S)  # the closing said, the dialler hangs up
     assert line.audio_frames > 0
     dialler.on_event("Hangup", {"Uniqueid": call_id, "Cause": "16"})
@@ -140,6 +140,7 @@ async def test_a_spoken_fever_is_recorded_and_flagged_by_the_store(dialler: Dial
     call_id = (await originated(dialler))["ChannelId"]
     answer(dialler, call_id)
     line = await Line.connect(dialler.conf.dialler_audiosocket_port, call_id)
+    line.keys("1")  # yes, this is the resident
     await line.send(LOUD, 25)
     await line.send(QUIET, 25)
     line.keys("221")

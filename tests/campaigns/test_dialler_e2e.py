@@ -97,7 +97,7 @@ async def test_a_resident_who_answers_and_presses_keys_completes_the_health_chec
         media.say(greeting(GREETING_S, LOUD))
         greeted = await media.wait_sent()
         await media.wait_voiced(greeted, WAIT_S)  # the opening: AMD heard a person, the script runs
-        for key in "36*5#221":
+        for key in "136*5#221":  # 1: yes, this is the resident
             media.press(key)
         await recorded(dialler)
         assert await resident.wait(WAIT_S) == 0  # the robot hung up after its closing; sipp answered the BYE

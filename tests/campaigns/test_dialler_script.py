@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from campaigns.dialler_config import DiallerConfig
 from campaigns.dialler_script import CallEnded, Heard, ScriptRun, interpret
 from campaigns.model import AnswerError, CampaignSpec
-from tests.campaigns.conftest import make_config, make_spec
+from common.typed_settings import SettingsError
+from tests.campaigns.conftest import NOW, make_config, make_spec, running_campaign
 
 CONF = DiallerConfig.load()
 
@@ -105,3 +108,60 @@ def test_speech_is_constrained_to_the_question(spec: CampaignSpec) -> None:
                             (needs, Heard(keys="7")), (temperature, Heard(keys="99*9"))]:
         with pytest.raises(AnswerError):
             interpret(question, heard, "9", CONF)
+
+
+# -- the identity check ("请问是张三吗？是请按1，不是请按2") -------------------------------------------------
+
+async def test_the_identity_check_comes_after_the_opening_and_yes_goes_on(spec: CampaignSpec) -> None:
+    resident = Resident([Heard(keys="1"), Heard(keys="36*5"), Heard(keys="2"), Heard(keys="2"), Heard(keys="1")])
+    result = await ScriptRun(spec, CONF, name="张三").run(resident)
+    assert resident.said[:2] == [spec.opening, CONF.identity_question.format(name="张三")]
+    assert "张三" in resident.said[1] and resident.asked[0] == "identity"
+    assert result.outcome == "answered" and result.identity == "yes" and "identity" not in result.answers
+    assert result.answers["temperature"]["value"] == 36.5
+
+
+async def test_not_the_person_ends_the_call_as_wrong_person_without_the_script(spec: CampaignSpec) -> None:
+    for heard in (Heard(keys="2"), Heard(text="不是，你打错了")):
+        resident = Resident([heard])
+        result = await ScriptRun(spec, CONF, name="张三").run(resident)
+        assert result.outcome == "wrong_person" and result.identity == "no" and result.answers == {}
+        assert resident.asked == ["identity"] and resident.said[-1] == CONF.goodbye_wrong_person
+
+
+async def test_the_identity_check_by_speech_unclear_then_yes(spec: CampaignSpec) -> None:
+    resident = Resident([Heard(text="喂喂"), Heard(text="是的，我是"), Heard(keys="36*6"), Heard(keys="2"),
+                         Heard(keys="2"), Heard(keys="1")])
+    result = await ScriptRun(spec, CONF, name="李四").run(resident)
+    assert resident.asked[:3] == ["identity", "identity", "temperature"] and CONF.reask_prefix in resident.said
+    assert result.outcome == "answered" and result.identity == "yes"
+
+
+async def test_the_identity_check_honours_opt_out_and_silence(spec: CampaignSpec) -> None:
+    opted_out = await ScriptRun(spec, CONF, name="张三").run(Resident([Heard(keys=spec.opt_out_key)]))
+    assert opted_out.outcome == "dnc" and opted_out.identity is None
+    resident = Resident([None, None])
+    silent = await ScriptRun(spec, CONF, name="张三").run(resident)
+    assert silent.outcome == "hung_up_early" and resident.asked == ["identity"] * 2  # retried later, asked again
+
+
+async def test_a_retry_asks_the_identity_again_then_only_what_is_left(spec: CampaignSpec) -> None:
+    previous = {"temperature": {"value": 36.4}, "cough": {"value": "no"}}
+    resident = Resident([Heard(keys="1"), Heard(keys="2"), Heard(keys="1")])
+    result = await ScriptRun(spec, CONF, previous, name="张三").run(resident)
+    assert resident.asked == ["identity", "other_symptoms", "needs"] and result.outcome == "answered"
+
+
+def test_an_identity_question_without_the_name_placeholder_is_refused() -> None:
+    with pytest.raises(SettingsError, match="identity_question"):
+        DiallerConfig.load(identity_question="请问是本人吗")
+
+
+async def test_the_store_knows_a_wrong_person_and_never_calls_that_slot_again(store, config) -> None:
+    running_campaign(store, config, 1)
+    [claim] = store.claim_due(NOW, "d1", 10)
+    result = await ScriptRun(store.spec(claim.campaign_id), CONF, name=claim.name).run(Resident([Heard(keys="2")]))
+    assert store.mark_dialing(claim.attempt_id, "d1", NOW)
+    slot = store.record_outcome(claim.attempt_id, result.outcome, result.answers, NOW, dialler_id="d1")
+    assert slot["state"] == "wrong_person" and store.progress(claim.campaign_id)["wrong_person"] == 1
+    assert store.claim_due(NOW + timedelta(hours=1), "d1", 10) == []  # final: staff check the number
