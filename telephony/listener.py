@@ -5,6 +5,8 @@ energy endpointer (``speech.endpoint``) costs nothing per frame, marks where an 
 (with a little pre-roll, since onsets are quiet) and ends, and the recogniser is fed only that
 audio, in ``asr_chunk_ms`` pieces, on the shared ``AsrPool`` (oldest utterance first) so a slow
 engine never delays the call's 20 ms frames. Whichever comes first ends the turn: the recogniser's own endpoint or ours.
+Energy cannot tell a voice from music on hold, and Whisper makes words out of music; for such engines a
+recognised utterance is kept only if ``speech.endpoint.SpeechCheck`` finds speech in it (else the re-ask).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, replace
 from common import settings
 from speech.audio import dbfs
 from speech.base import AsrEngine, StreamingRecognizer
-from speech.endpoint import EndpointConfig, EnergyEndpointer, Event
+from speech.endpoint import EndpointConfig, EnergyEndpointer, Event, SpeechCheck
 from telephony.asr_pool import AsrPool
 from telephony.audiosocket import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
 from telephony.state import CallSettings
@@ -46,6 +48,10 @@ class Listener:
             trailing_silence_s=conf.endpoint_silence_ms / 1000, max_utterance_s=conf.max_utterance_s,
             silence_timeout_s=conf.max_call_s * 2, energy_threshold_db=conf.speech_threshold_dbfs,
             min_speech_s=conf.speech_start_ms / 1000))
+        check = SpeechCheck.from_settings(settings.section("speech"))
+        # ``getattr``: a recogniser double without a name (the admission tests pass a bare object) is not checked.
+        self.speech_check = check if check.applies_to(getattr(engine, "name", "")) else None
+        self._audio = bytearray()  # the utterance being heard, for the speech check
         self.preroll: deque[bytes] = deque(maxlen=max(1, int(conf.preroll_ms / 1000 / frame_s)))
         self.chunk_bytes = max(FRAME_BYTES, int(conf.asr_chunk_ms / FRAME_MS) * FRAME_BYTES)
         self._chunk = bytearray()
@@ -77,6 +83,8 @@ class Listener:
                 self._begin(now)
             return
         self._chunk += frame
+        if self.speech_check is not None:
+            self._audio += frame
         if Event.SPEECH_END in events:
             self._end()
         elif len(self._chunk) >= self.chunk_bytes:
@@ -86,9 +94,10 @@ class Listener:
     def _begin(self, now: float) -> None:
         self.speech_started_at = now - self.conf.speech_start_ms / 1000
         self._chunk = bytearray(b"".join(self.preroll))
+        self._audio = bytearray(self._chunk) if self.speech_check is not None else bytearray()
         self.preroll.clear()
         self._queue = asyncio.Queue()
-        task = asyncio.create_task(self._recognise(self._queue, self.speech_started_at))
+        task = asyncio.create_task(self._recognise(self._queue, self.speech_started_at, self._audio))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -99,7 +108,7 @@ class Listener:
         self._queue.put_nowait(None)
         self._queue, self._chunk = None, bytearray()
 
-    async def _recognise(self, queue: asyncio.Queue[bytes | None], started: float) -> None:
+    async def _recognise(self, queue: asyncio.Queue[bytes | None], started: float, audio: bytearray) -> None:
         recognizer: StreamingRecognizer = await self.pool.run(started, self.engine.recognizer, SAMPLE_RATE)
         finals: list[str] = []
         confidence: float | None = None
@@ -116,10 +125,22 @@ class Listener:
         if last is not None and last.text:
             finals.append(last.text)
             confidence = last.confidence if last.confidence is not None else confidence
+        if finals and self.speech_check is not None and not await self._is_speech(started, audio):
+            log.info("utterance of %.1f s has no speech (music, a tone): %r dropped", len(audio) / 2 / SAMPLE_RATE,
+                     "".join(finals)[:40])
+            finals = []
         ended = self.last_voiced_at
         log.info("utterance of %.1f s recognised %.2f s after its end: %r", ended - started,
                  time.monotonic() - ended, "".join(finals)[:40])
         self.on_utterance(Utterance("".join(finals).strip(), confidence, ended, max(0.0, ended - started)))
+
+    async def _is_speech(self, started: float, audio: bytearray) -> bool:
+        assert self.speech_check is not None
+        try:
+            return await self.pool.run(started, self.speech_check.has_speech, bytes(audio), SAMPLE_RATE)
+        except Exception:  # a failing check must not lose what the recogniser heard
+            log.exception("speech check failed")
+            return True
 
     async def close(self) -> None:
         if self._queue is not None:

