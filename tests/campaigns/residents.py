@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.campaign_residents import OK_TO_REQUEST
 from telephony.testphone import FRAME_SAMPLES, CallMedia, free_udp_port
 
 REPLY = """
@@ -52,17 +53,7 @@ ANSWERS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   {ok}
   <recv request="ACK" crlf="true"/>
   <recv request="BYE" timeout="{hangup_after_ms}"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
+  {bye_ok}
 </scenario>
 """
 BUSY = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -96,7 +87,7 @@ class Resident:
             text = ANSWERS.format(
                 ringing=REPLY.format(status="180 Ringing", body="Content-Length: 0"),
                 ok=REPLY.format(status="200 OK", body=SDP.format(media_port=self.media.port)),
-                hangup_after_ms=int(self.max_call_s * 1000))
+                hangup_after_ms=int(self.max_call_s * 1000), bye_ok=OK_TO_REQUEST)
         scenario = self.folder / "resident.xml"
         scenario.write_text(text, encoding="ascii")
         argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port), "-m", "1",
