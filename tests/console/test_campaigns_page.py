@@ -23,10 +23,10 @@ import pytest
 from campaigns.config import CampaignsConfig
 from campaigns.store import Store
 from common import settings
-from common.net import free_port
 from common.web import staff_token
 from tests.campaigns.apps import campaigns_app, forget, private_data_dir
 from tests.campaigns.conftest import NOW
+from tests.support import serving
 
 ROOT = settings.ROOT
 CHROMIUM = Path("/usr/bin/chromium")
@@ -57,15 +57,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 async def server(data_dir: Path) -> AsyncIterator[str]:
     app = campaigns_app("campaigns_console")
     app.static("/staff", str(ROOT / "console" / "static"))
-    port = free_port()
-    srv = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await srv.startup()
-    await srv.before_start()
-    await srv.after_start()
-    yield f"http://127.0.0.1:{port}"
-    await srv.before_stop()
-    await srv.close()
-    await srv.after_stop()
+    async with serving(app) as url:
+        yield url
     forget(app)
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sanic import Sanic
 
-from common.net import free_port
 from common.web import install_error_handlers, staff_token
 from knowledge_base import curation
 from knowledge_base.api import blueprint
 from knowledge_base.search import SearchService
 from tests.knowledge_base.conftest import ROOT
+from tests.support import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,15 +33,8 @@ async def server(seeded: SearchService):
     install_error_handlers(app)
     app.blueprint(blueprint(seeded))
     app.static("/staff", str(ROOT / "console" / "static"))
-    port = free_port()
-    srv = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await srv.startup()
-    await srv.before_start()
-    await srv.after_start()
-    yield f"http://127.0.0.1:{port}"
-    await srv.before_stop()
-    await srv.close()
-    await srv.after_stop()
+    async with serving(app) as url:
+        yield url
 
 
 async def wait_for(predicate, timeout_s: float = 10.0) -> bool:
