@@ -8,12 +8,12 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help run test install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions bench-campaign clean
+.PHONY: help run test install models asterisk train seed lint lock nlu-cv kb-gate bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions bench-campaign clean
 
 help:
 	@echo "make run   - install what is missing, train if needed, start every service"
 	@echo "make test  - install and run the whole test suite"
-	@echo "steps: install models asterisk train seed lint lock nlu-cv bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions bench-campaign"
+	@echo "steps: install models asterisk train seed lint lock nlu-cv kb-gate bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions bench-campaign"
 
 run: install models asterisk train seed
 	@$(APP_PY) -m ops.supervisor
@@ -53,6 +53,9 @@ bench-nlu: train
 
 bench-kb: install
 	@$(APP_PY) -m bench.kb
+
+kb-gate: install  # refit the answer gate (knowledge_base/answer_gate.json) on the spent near-miss sets
+	@$(APP_PY) -m bench.kb_gate
 
 bench-dispatch: install
 	@$(APP_PY) -m bench.dispatch

@@ -80,10 +80,12 @@ class Observation:
     ms: float
     candidates: list[Candidate] = dataclasses.field(default_factory=list, repr=False)
     verdicts: list[Verdict] = dataclasses.field(default_factory=list, repr=False)
+    confidence: float | None = None
 
     def outcome(self, t: calibration.Thresholds, clarify_max: int) -> str:
-        """The outcome the search service would give with thresholds ``t`` (verifier included)."""
-        return outcome.decide(self.features, self.candidates, self.verdicts, t, 3, clarify_max).outcome
+        """The outcome the search service would give with thresholds ``t`` (verifier and gate included)."""
+        return outcome.decide(self.features, self.candidates, self.verdicts, t, 3, clarify_max,
+                              self.confidence).outcome
 
 
 def observe(service: SearchService, items: list[Item]) -> list[Observation]:
@@ -96,10 +98,12 @@ def observe(service: SearchService, items: list[Item]) -> list[Observation]:
         hits = service.index.search(item.query, vector, reviewed)
         features = calibration.Features.of(hits)
         verdicts = outcome.review(service.verifier, item.query, hits.candidates, reviewed)
-        outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max)
+        confidence = outcome.confidence(service.gate, service.verifier, item.query, hits.candidates, features)
+        outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max,
+                       confidence)
         ms = (time.perf_counter() - started) * 1000
         ranked = [c.entry.id for c in outcome.reranked(hits.candidates, verdicts)]
-        out.append(Observation(item, ranked, features, ms, hits.candidates, verdicts))
+        out.append(Observation(item, ranked, features, ms, hits.candidates, verdicts, confidence))
     return out
 
 
@@ -211,8 +215,10 @@ def latency(service: SearchService, index: Index, items: list[Item], repeat: int
             vector = service.embedder.embed([item.query])[0]
             hits = index.search(item.query, vector, 3)
             verdicts = outcome.review(service.verifier, item.query, hits.candidates, 3)
-            outcome.decide(calibration.Features.of(hits), hits.candidates, verdicts, service.thresholds, 3,
-                           service.config.clarify_max)
+            features = calibration.Features.of(hits)
+            confidence = outcome.confidence(service.gate, service.verifier, item.query, hits.candidates, features)
+            outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max,
+                           confidence)
             timings.append((time.perf_counter() - started) * 1000)
     return timings
 

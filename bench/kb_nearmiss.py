@@ -6,9 +6,12 @@ has ``near_misses`` (right outcome: no answer; asking the resident to choose is 
 ``covered_paraphrases`` (questions an entry does answer, to see the check does not refuse them).
 
 The *dev* sets are tuned on: ``kb_nearmiss_dev.yaml``, written by the engineer who tunes the verifier
-and thresholds, and ``kb_nearmiss_seen.yaml``, the first blind set (run once in session 3, 3.4 %
-answered wrong), whose misses may be read now that it is spent. The *blind* set (``kb_nearmiss.yaml``,
-session 4) was written separately from the FAQ text alone and is never looked at while tuning.
+and thresholds; ``kb_nearmiss_seen.yaml``, the first blind set (run once in session 3, 3.4 % answered
+wrong); ``kb_nearmiss_seen2.yaml``, the second (sessions 4–5, 3.6 % at its second look);
+``kb_nearmiss_seen3.yaml``, the third (session 6, 8.3 % at its only look: its writer changed one or two
+words far more often). Spent blind sets may be read and fitted on (the answer gate, ``bench/kb_gate.py``).
+The *blind* set (``kb_nearmiss_blind4.yaml``, session 6) was written by a writer who read only the FAQ,
+and is never looked at while tuning.
 For the blind set only aggregate rates are reported — no question text, no per-question misses —
 so running the benchmark does not leak it.
 Goal (issue 10): answered-wrong on blind near misses <= 2 %, covered top-1 >= 0.95, top-3 >= 0.99.
@@ -27,8 +30,9 @@ from knowledge_base.calibration import Thresholds
 from knowledge_base.search import SearchService
 
 DATA = Path(__file__).resolve().parent / "data"
-DEV_FILES = (DATA / "kb_nearmiss_dev.yaml", DATA / "kb_nearmiss_seen.yaml")
-BLIND_FILE = DATA / "kb_nearmiss.yaml"
+DEV_FILES = (DATA / "kb_nearmiss_dev.yaml", DATA / "kb_nearmiss_seen.yaml", DATA / "kb_nearmiss_seen2.yaml",
+             DATA / "kb_nearmiss_seen3.yaml")
+BLIND_FILE = DATA / "kb_nearmiss_blind4.yaml"
 
 
 def load(*paths: Path) -> tuple[list[Item], list[Item], list[str]]:

@@ -25,11 +25,13 @@ class Thresholds:
     answer_min_lead: float
     clarify_min_score: float
     clarify_min_lead: float
+    answer_min_confidence: float = 0.0   # the answer gate's probability an answer needs (knowledge_base/gate.py)
 
     @classmethod
     def from_config(cls, config: KbConfig) -> Thresholds:
         return cls(config.answer_min_score, config.answer_min_margin, config.answer_min_lead,
-                   config.clarify_min_score, config.clarify_min_lead)
+                   config.clarify_min_score, config.clarify_min_lead,
+                   config.answer_gate_min_confidence if config.answer_gate_enabled else 0.0)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ class KbConfig:
     contrast_groups_file: str
     verifier_enabled: bool
     verifier_clarify_uncovered: int
+    answer_gate_enabled: bool
+    answer_gate_file: str
+    answer_gate_min_confidence: float
     poll_interval_s: float
     unanswered_group_similarity: float
     unanswered_list_limit: int

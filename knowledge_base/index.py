@@ -74,6 +74,7 @@ class Candidate:
     dense: float
     keyword: float
     fused: float
+    dense_mean: float = 0.0   # mean cosine over the entry's wordings: one close alternate vs. all of them (the gate)
 
 
 @dataclass
@@ -158,13 +159,15 @@ class Index:
         picked.update(dict.fromkeys(int(self.keyword_rows[r]) for r in kw_hits))
         weight = self.config.keyword_weight
         ids = np.fromiter(picked, dtype=np.int64)
-        dense = _max_per_entry([self._dense_by_entry[e] for e in ids], lambda rows: self._xb[rows] @ q[0])
+        dense_groups = [self._dense_by_entry[e] for e in ids]
+        dense = _max_per_entry(dense_groups, lambda rows: self._xb[rows] @ q[0])
         keyword = _max_per_entry([self._keyword_by_entry[e] for e in ids],
                                  lambda rows: self.keyword.score_rows(qkw, rows))
         fused = (1 - weight) * dense + weight * keyword
         order = np.argsort(-fused, kind="stable")[:k]
-        candidates = [Candidate(self.entries[int(ids[i])], float(dense[i]), float(keyword[i]), float(fused[i]))
-                      for i in order]
+        mean = _mean_per_entry([dense_groups[i] for i in order], lambda rows: self._xb[rows] @ q[0])
+        candidates = [Candidate(self.entries[int(ids[i])], float(dense[i]), float(keyword[i]), float(fused[i]),
+                                float(mean[n])) for n, i in enumerate(order)]
         return Hits(candidates[:k], offtopic, q[0])
 
 
@@ -194,6 +197,11 @@ def _max_per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.nd
     nonempty = lengths > 0
     result[nonempty] = np.maximum.reduceat(scores, starts[nonempty])
     return result
+
+
+def _mean_per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Each entry's mean row score; only for the few ranked candidates, so a plain loop is cheap."""
+    return np.array([float(np.mean(score(g))) if len(g) else 0.0 for g in groups], dtype=np.float32)
 
 
 def _group_rows(rows: np.ndarray, n_entries: int) -> list[np.ndarray]:

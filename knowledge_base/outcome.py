@@ -13,6 +13,7 @@ from typing import Any
 
 from knowledge_base import calibration
 from knowledge_base.calibration import ANSWER, CLARIFY, NONE, Features, Thresholds
+from knowledge_base.gate import Gate
 from knowledge_base.index import Candidate
 from knowledge_base.verifier import DECLINE, PASS, Verdict, Verifier
 
@@ -27,6 +28,7 @@ class Decision:
     features: Features | None
     verdicts: list[Verdict]          # for the reviewed candidates, best first
     by_thresholds: str               # what the thresholds alone decided
+    confidence: float | None = None  # the answer gate's probability that the best entry answers the question
 
     def explain(self, candidates: list[Candidate]) -> dict[str, Any]:
         f = self.features
@@ -34,6 +36,7 @@ class Decision:
             "reason": self.reason, "by_thresholds": self.by_thresholds,
             "score": round(f.score, 4) if f else None, "margin": round(f.margin, 4) if f else None,
             "lead": round(f.lead, 4) if f else None,
+            "confidence": round(self.confidence, 4) if self.confidence is not None else None,
             "candidates": [{"id": c.entry.id, "score": round(c.fused, 4), **v.to_dict()}
                            for c, v in zip(candidates, self.verdicts, strict=False)],
         }
@@ -47,6 +50,14 @@ def review(verifier: Verifier | None, query: str, candidates: list[Candidate], k
     return [verifier.check(question, c.entry) for c in candidates[:k]]
 
 
+def confidence(gate: Gate | None, verifier: Verifier | None, query: str, candidates: list[Candidate],
+               features: Features | None) -> float | None:
+    """The answer gate's probability for the best candidate (None without a gate, a verifier or a candidate)."""
+    if gate is None or verifier is None or not candidates or features is None:
+        return None
+    return gate.confidence(verifier, query, candidates[0], features)
+
+
 def reranked(candidates: list[Candidate], verdicts: list[Verdict]) -> list[Candidate]:
     """The ranking after the check: declined candidates move behind every other one (order otherwise kept)."""
     declined = {i for i, v in enumerate(verdicts) if v.action == DECLINE}
@@ -55,8 +66,11 @@ def reranked(candidates: list[Candidate], verdicts: list[Verdict]) -> list[Candi
 
 
 def decide(features: Features | None, candidates: list[Candidate], verdicts: list[Verdict], t: Thresholds,
-           top: int, clarify_max: int) -> Decision:
-    """Thresholds first; then a declined best candidate means no answer, a doubtful one means asking."""
+           top: int, clarify_max: int, confidence: float | None = None) -> Decision:
+    """Thresholds first; then a declined best candidate means no answer, a doubtful one means asking.
+
+    ``confidence`` (the answer gate's, for the best candidate) only ever turns an answer into a question.
+    """
     base = calibration.decide(features, t)
     why = calibration.explain(features, t)
     limit = min(top, clarify_max)
@@ -64,7 +78,7 @@ def decide(features: Features | None, candidates: list[Candidate], verdicts: lis
     def made(outcome: str, reason: str, shown: list[Candidate] | None = None) -> Decision:
         if shown is None:
             shown = calibration.shown(outcome, candidates, top, clarify_max)
-        return Decision(outcome, reason, shown, features, verdicts, why)
+        return Decision(outcome, reason, shown, features, verdicts, why, confidence)
 
     if base == NONE or not verdicts:
         return made(NONE, why)
@@ -84,6 +98,9 @@ def decide(features: Features | None, candidates: list[Candidate], verdicts: lis
     offered = [c for c, v in zip(candidates, verdicts, strict=False) if v.action != DECLINE][:limit]
     if best.action != PASS:
         return made(CLARIFY, f"需要居民确认：{best.reason}", offered)
+    if base == ANSWER and confidence is not None and confidence < t.answer_min_confidence:
+        return made(CLARIFY, f"把握不足：答复把关模型估计条目 {candidates[0].entry.id} 答对的可能为 "
+                             f"{confidence:.0%}（需 ≥ {t.answer_min_confidence:.0%}），请居民确认", offered)
     if base == ANSWER:
         shared = f"；核对一致：{'、'.join(best.shared)}" if best.shared else ""
         return made(ANSWER, why + shared)

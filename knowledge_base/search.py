@@ -25,6 +25,7 @@ from knowledge_base.config import KbConfig
 from knowledge_base.contrast import ContrastFileError
 from knowledge_base.embedders import Embedder
 from knowledge_base.embedders import load as load_embedder
+from knowledge_base.gate import Gate
 from knowledge_base.index import Index, VectorCache
 from knowledge_base.store import Store
 from knowledge_base.text import has_words
@@ -92,6 +93,16 @@ class VerifierFile:
             log.exception("对照组文件无法加载，继续使用旧的对照组")
 
 
+def load_gate(config: KbConfig) -> Gate | None:
+    """The answer gate, when enabled; a missing or broken file fails at start-up, not at the first question."""
+    if not config.answer_gate_enabled:
+        return None
+    if not config.verifier_enabled:
+        log.warning("答复把关模型需要核对器（verifier_enabled），已停用")
+        return None
+    return Gate.load(settings.resolve_path(config.answer_gate_file))
+
+
 def open_store(config: KbConfig) -> Store:
     return Store(config.resolved_db_url, config.db_schema)
 
@@ -107,6 +118,7 @@ class SearchService:
         self._cache = cache if shared else VectorCache(self.embedder, self.store)
         self._anchors = load_anchors(self.config)
         self._verifier_file = VerifierFile(self.config)
+        self.gate = load_gate(self.config)
         self._index: Index | None = None
         self._build_lock = threading.Lock()
         self._wake = threading.Event()
@@ -208,7 +220,9 @@ class SearchService:
         hits = index.search(query, vector, max(reviewed, 2))
         features = calibration.Features.of(hits)
         verdicts = outcome.review(self.verifier, query, hits.candidates, reviewed)
-        decision = outcome.decide(features, hits.candidates, verdicts, self.thresholds, top, self.config.clarify_max)
+        confidence = outcome.confidence(self.gate, self.verifier, query, hits.candidates, features)
+        decision = outcome.decide(features, hits.candidates, verdicts, self.thresholds, top, self.config.clarify_max,
+                                  confidence)
         results = [
             {"id": c.entry.id, "question": c.entry.question, "answer": c.entry.answer,
              "category": c.entry.category, "source": c.entry.source, "score": round(c.fused, 4)}

@@ -191,6 +191,17 @@ class Verifier:
             runs.append(run)
         return runs
 
+    def content(self, text: str) -> str:
+        """``text`` normalised, function words and characters and ASCII blanked: what it is about."""
+        cov = self.coverage
+        masked = cov.function_words.sub(lambda m: " " * len(m.group(0)), normalize(text))
+        return "".join(" " if ch.isascii() or ch in cov.function_chars else ch for ch in masked)
+
+    def wording_of(self, entry: Entry) -> tuple[str, str]:
+        """The entry's own wording, and that wording with its answer (both normalised)."""
+        wording = self._wording(entry)
+        return wording.own, wording.text
+
     @staticmethod
     def _sounds_alike(q: Question, wording: _Wording) -> list[tuple[int, int]]:
         """Spans of two characters whose syllables are two adjacent syllables of the entry's own wording."""

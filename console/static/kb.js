@@ -1,6 +1,6 @@
 // The curators' page: entries (list, filter, edit with preview, publish, history with diff and restore),
 // the unanswered-questions list (two clicks: a new entry, or an "also answers" wording of an existing one),
-// why an answer was or was not given (score, margin, lead, the verifier's reason), import and export.
+// why an answer was or was not given (score, margin, lead, the gate's confidence, the verifier's reason), import and export.
 // All text reaches the page through el()/textContent: answers are shown exactly as typed, never as HTML.
 import { api, el, setToken, token } from "/staff/common.js";
 
@@ -145,7 +145,8 @@ function explainNodes(result) {
   const questions = Object.fromEntries(result.results.map((r) => [r.id, r.question]));
   return [
     el("div", { class: "why" }, `结果：${OUTCOME_NAMES[result.outcome]}。${x.reason || ""}`),
-    el("div", { class: "explain" }, `得分 ${fmt(x.score)}　领先第二名 ${fmt(x.margin)}　领先闲聊 ${fmt(x.lead)}`),
+    el("div", { class: "explain" }, `得分 ${fmt(x.score)}　领先第二名 ${fmt(x.margin)}　领先闲聊 ${fmt(x.lead)}`
+      + (x.confidence == null ? "" : `　把关模型估计答对 ${Math.round(x.confidence * 100)}%`)),
     ...(x.candidates || []).map((c, i) => el("div", { class: `explain verdict-${c.action}` },
       `${i + 1}. ${c.id} ${questions[c.id] || ""}（${fmt(c.score)}）核对：${VERDICT_NAMES[c.action] || c.action}` +
       (c.reason ? `——${c.reason}` : c.shared && c.shared.length ? `——一致：${c.shared.join("、")}` : ""))),
