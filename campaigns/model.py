@@ -43,6 +43,9 @@ class Question:
     min: float | None = None
     max: float | None = None
     label: str = ""  # short name in reports and alert tickets (体温); the id when empty
+    # A free question the resident may skip ("还有什么意见或建议"): "#" alone or silence is "no comment" (""),
+    # the call goes on; otherwise a skipped question is re-asked and the attempt ends unanswered.
+    optional: bool = False
 
     @property
     def title(self) -> str:
@@ -78,7 +81,7 @@ class Question:
                 raise AnswerError(f"{number:g}{self.unit} 超出范围 {low}–{high}{self.unit}，请再说一遍")
             return number
         text = str(value or "").strip()
-        if not text:
+        if not text and not self.optional:
             raise AnswerError("没有听到您的回答")
         return text
 
@@ -128,6 +131,8 @@ class CampaignSpec:
     caller_id: str
     opt_out_key: str
     abnormal: tuple[Condition, ...] = ()
+    # Played once to an answering machine (AMD MACHINE), then hang up; empty: nothing (the outcome is ``machine``).
+    machine_message: str = ""
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.script if q.id == question_id), None)
@@ -166,4 +171,5 @@ def spec_from_dict(data: dict[str, Any]) -> CampaignSpec:
                           blocked_dates=tuple(date.fromisoformat(d) for d in schedule["blocked_dates"])),
         retry=RetryPolicy(**data["retry"]), max_channels=data["max_channels"], ring_timeout_s=data["ring_timeout_s"],
         caller_id=data["caller_id"], opt_out_key=data["opt_out_key"],
-        abnormal=tuple(Condition(**condition) for condition in data["abnormal"]))
+        abnormal=tuple(Condition(**condition) for condition in data["abnormal"]),
+        machine_message=data.get("machine_message", ""))  # absent in campaigns stored before it existed

@@ -2,7 +2,7 @@
 
 Why a queue of its own: the outbox (:mod:`dispatch.outbox`) stores and retries *tickets*; a rating it sends
 once (``rate``) and a backend that is down loses it. So the campaign store keeps one row per call-back slot
-(``rating_posts``) and this module sends it through the product's ticket backend
+(``rating_posts``, :mod:`campaigns.store.ratings`) and this module sends it through the product's ticket backend
 (:class:`~dispatch.backends.base.TicketBackend` ``.rate``, behind the outbox that resolves provisional
 numbers) until the backend answers: down → retried with the shared backoff (:func:`common.backoff.delay`),
 accepted → ``sent``, refused (the case reopened or unknown) → ``rejected`` with the backend's reason.
@@ -24,23 +24,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, and_, exists, or_, select, update
-from sqlalchemy.schema import Index
-
 from campaigns.abnormal import describe
 from campaigns.callbacks import ticket_of
-from campaigns.kinds.satisfaction_callback import KIND
 from campaigns.model import spec_from_dict
-from campaigns.states import DONE, OPEN_SLOT_STATES
 from campaigns.store import Store
-from campaigns.store.base import create_tables
-from campaigns.store.schema import NAME_CHARS, SHORT_CHARS, UtcDateTime, attempts, campaigns, slots, targets
+from campaigns.store.ratings import (
+    ALREADY_RATED,
+    NO_RATING,
+    PENDING,
+    REJECTED,
+    SENT,
+    rating_metadata,
+    rating_posts,
+)
 from common import settings
 from common.backoff import delay
 from common.logging import mask_pii
@@ -50,30 +51,11 @@ from dispatch.limits import DESCRIPTION_MAX
 
 log = logging.getLogger(__name__)
 SECTION = "campaigns"
-PENDING, SENT, ALREADY_RATED, REJECTED, NO_RATING = "pending", "sent", "already_rated", "rejected", "no_rating"
-TOKEN_CHARS = 32
 COMMENT_SEPARATOR = "；"
 COMMENT_PREFIX = "电话回访："
-
-rating_metadata = MetaData()
-rating_posts = Table(
-    "rating_posts", rating_metadata,
-    Column("slot_id", Integer, primary_key=True),  # one rating per call-back (the backend takes one per case)
-    Column("attempt_id", Integer, unique=True),  # the attempt whose answer is the rating (NULL: no rating)
-    Column("campaign_id", Integer, nullable=False),
-    Column("ticket", String(NAME_CHARS)),  # the case (the target's notes, campaigns.callbacks.ticket_of)
-    Column("score", Integer),
-    Column("comment", Text, nullable=False, default=""),
-    Column("state", String(SHORT_CHARS), nullable=False),
-    Column("tries", Integer, nullable=False, default=0),
-    Column("next_at", UtcDateTime, nullable=False),
-    Column("claimed_until", UtcDateTime),
-    Column("claim_token", String(TOKEN_CHARS)),
-    Column("last_error", Text),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime),
-    Index("ix_rating_posts_due", "state", "next_at"),
-)
+# The queue's states and table live with the store (campaigns/store/ratings.py); named here too for callers.
+__all__ = ["ALREADY_RATED", "NO_RATING", "PENDING", "REJECTED", "SENT", "PassResult", "RatingConfig", "RatingPoster",
+           "rating_metadata", "rating_posts"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +104,7 @@ class RatingPoster:
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.store, self.outbox, self.conf, self.clock = store, outbox, conf or RatingConfig.load(), clock
         self.wakeup = asyncio.Event()
-        create_tables(store.engine, rating_metadata)
+        store.create_rating_tables()
 
     @classmethod
     def from_settings(cls, store: Store) -> RatingPoster:
@@ -134,22 +116,7 @@ class RatingPoster:
     # -- collecting -------------------------------------------------------------------------------------
     def collect(self, now: datetime) -> int:
         """Queue the ratings of settled call-back slots that have no row yet; returns how many rows were added."""
-        unqueued = ~exists().where(rating_posts.c.slot_id == slots.c.id)
-        query = (select(slots.c.id, slots.c.campaign_id, targets.c.notes, campaigns.c.spec)
-                 .join(targets, targets.c.id == slots.c.target_id)
-                 .join(campaigns, campaigns.c.id == slots.c.campaign_id)
-                 .where(campaigns.c.kind == KIND.name, slots.c.state.not_in(OPEN_SLOT_STATES), unqueued)
-                 .order_by(slots.c.id).limit(self.conf.rating_batch))
-        with self.store._tx(write=True) as conn:
-            rows = []
-            for slot in conn.execute(query).mappings().all():
-                done = conn.execute(select(attempts.c.id, attempts.c.answers)
-                                    .where(attempts.c.slot_id == slot["id"], attempts.c.state == DONE)
-                                    .order_by(attempts.c.seq)).all()
-                rows.append(self._row(slot, done, now))
-            if rows:
-                conn.execute(self.store._insert_ignoring(rating_posts), rows)
-        return len(rows)
+        return self.store.queue_ratings(self.conf.rating_batch, lambda slot, done: self._row(slot, done, now))
 
     def _row(self, slot: Mapping[str, Any], done: list[Any], now: datetime) -> dict[str, Any]:
         """The slot's row: the score of its (latest) rating answer and a comment of the other answers."""
@@ -193,18 +160,7 @@ class RatingPoster:
         return result
 
     def _claim(self, now: datetime) -> list[dict[str, Any]]:
-        token = uuid.uuid4().hex
-        due = and_(rating_posts.c.state == PENDING, rating_posts.c.next_at <= now,
-                   or_(rating_posts.c.claimed_until.is_(None), rating_posts.c.claimed_until < now))
-        oldest = select(rating_posts.c.slot_id).where(due).order_by(rating_posts.c.next_at).limit(
-            self.conf.rating_batch)
-        with self.store._tx(write=True) as conn:
-            conn.execute(update(rating_posts).where(due, rating_posts.c.slot_id.in_(oldest.scalar_subquery()))
-                         .values(claimed_until=now + timedelta(seconds=self.conf.rating_claim_s), claim_token=token))
-        with self.store._tx() as conn:
-            found = conn.execute(select(rating_posts).where(rating_posts.c.claim_token == token)
-                                 .order_by(rating_posts.c.next_at))
-            return [dict(item) for item in found.mappings()]
+        return self.store.claim_ratings(now, self.conf.rating_batch, self.conf.rating_claim_s)
 
     def _send(self, row: dict[str, Any], now: datetime, result: PassResult) -> None:
         srid = self.outbox.resolve(row["ticket"])
@@ -232,9 +188,7 @@ class RatingPoster:
 
     def _set(self, row: Mapping[str, Any], **values: Any) -> None:
         """Update a row this pass claimed (a claim that ran out and was taken over is left to its new owner)."""
-        with self.store._tx(write=True) as conn:
-            conn.execute(update(rating_posts).where(rating_posts.c.slot_id == row["slot_id"],
-                                                    rating_posts.c.claim_token == row["claim_token"]).values(**values))
+        self.store.update_rating(row["slot_id"], row["claim_token"], **values)
 
     # -- running ----------------------------------------------------------------------------------------
     def pass_once(self) -> PassResult:
@@ -246,9 +200,7 @@ class RatingPoster:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every row (for the tests and for operators checking what was posted)."""
-        with self.store._tx() as conn:
-            return [dict(item) for item in conn.execute(select(rating_posts).order_by(rating_posts.c.slot_id))
-                    .mappings()]
+        return self.store.rating_rows()
 
     def wake(self) -> None:
         """An outcome was recorded: run a pass now rather than at the next poll."""

@@ -24,6 +24,12 @@ QUESTION_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DTMF_DIGITS = frozenset("0123456789")  # '*' and '#' belong to number entry
 CALLER_ID = re.compile(r"^\+?\d{3,20}$")
 MERGED_SECTIONS = ("schedule", "retry")  # an edit may send only some keys of these
+# What an operator may change on a stored campaign (campaigns/store/campaigns.py: update_campaign).
+EDITABLE = ("name", "opening", "closing", "script", "schedule", "retry", "max_channels", "ring_timeout_s", "caller_id",
+            "abnormal", "machine_message")
+# Sent again unchanged (a whole campaign file) is fine; changed, refused, with why.
+FIXED = {"kind": "活动类型不能修改（脚本、报表和免打扰名单都按类型区分），请新建活动",
+         "opt_out_key": "退订键不能修改：已接到电话的居民被告知的是原来的键"}
 
 
 class SpecError(ValueError):
@@ -43,6 +49,25 @@ def merge(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def edit_spec(current: dict[str, Any], changes: Any, config: CampaignsConfig) -> CampaignSpec:
+    """The stored spec ``current`` with an operator's partial ``changes``, validated as a whole like a new one.
+
+    Why validated whole: a change is only valid with the rest (a new window must still hold the daily times,
+    a shorter script must still hold the abnormal rule's questions), and the error names the field either way.
+    """
+    if not isinstance(changes, dict) or not changes:
+        raise SpecError("body", "请给出要修改的字段（如 {\"schedule\": {\"times\": [\"09:00\"]}}）")
+    for key, value in changes.items():
+        if key in FIXED:
+            if value != current.get(key):
+                raise SpecError(key, FIXED[key])
+        elif key not in EDITABLE:
+            raise SpecError(str(key), f"不能修改的字段（可修改：{'、'.join(EDITABLE)}）")
+        elif value is None:
+            raise SpecError(key, "不能为空（不改就不要写这个字段）")
+    return parse_spec(merge(current, {k: v for k, v in changes.items() if k not in FIXED}), config)
+
+
 def parse_spec(data: Any, config: CampaignsConfig) -> CampaignSpec:
     """A valid spec from ``data``, with the kind's and the settings' defaults filled in; else SpecError."""
     if not isinstance(data, dict):
@@ -56,6 +81,8 @@ def parse_spec(data: Any, config: CampaignsConfig) -> CampaignSpec:
     if not opening:
         raise SpecError("opening", "该类型的活动须填写开场白（通知内容）")
     closing = _text(data, "closing", config.max_prompt_chars, default=kind.closing)
+    # For answering machines (played once, then hang up); "" plays nothing.
+    machine_message = _text(data, "machine_message", config.max_prompt_chars, default=kind.machine_message)
     script_given = "script" in data
     script = _script(data.get("script", list(kind.script)), config)
     opt_out = str(data.get("opt_out_key", config.opt_out_key))
@@ -77,7 +104,7 @@ def parse_spec(data: Any, config: CampaignsConfig) -> CampaignSpec:
     return CampaignSpec(name=name, kind=kind.name, opening=opening, closing=closing, script=script,
                         schedule=_schedule(data.get("schedule"), config), retry=_retry(data.get("retry"), config),
                         max_channels=max_channels, ring_timeout_s=ring, caller_id=caller_id, opt_out_key=opt_out,
-                        abnormal=abnormal)
+                        abnormal=abnormal, machine_message=machine_message)
 
 
 def _text(data: dict[str, Any], key: str, limit: int, required: bool = False, default: str = "") -> str:
@@ -159,9 +186,14 @@ def _question(item: Any, path: str, config: CampaignsConfig) -> Question:
             raise SpecError(f"{path}.max", "上限须大于下限")
     label = item.get("label", "")
     unit = item.get("unit", "")
+    optional = item.get("optional", False)
+    if not isinstance(optional, bool):
+        raise SpecError(f"{path}.optional", "须为 true 或 false")
+    if optional and kind != "free":
+        raise SpecError(f"{path}.optional", "只有自由回答题可以不答（按井号键或不说话即跳过）")
     return Question(id=qid, text=text.strip(), type=kind, keys=keys, choices=dict(choices) if kind == "choice" else {},
                     unit=str(unit), min=low if kind == "number" else None, max=high if kind == "number" else None,
-                    label=str(label))
+                    label=str(label), optional=optional)
 
 
 def _schedule(raw: Any, config: CampaignsConfig) -> Schedule:

@@ -5,7 +5,14 @@ and other tools. Every route needs the staff token (``common.web.require_staff``
 ``/api/dispatch``). Routes:
 
 * ``GET /`` list · ``POST /`` create from a JSON spec (campaigns/validation.py; 201) · ``GET /<c>`` one campaign
-  with its spec, target count and progress (slots per state) — ``<c>`` is the id or the name
+  with its spec, target count, progress (slots per state) and ``counts``, the exact live figures (placed and
+  answered attempts; completed, abnormal, unreachable, retrying slots; calls on the line — over the campaign,
+  or over ``day=YYYY-MM-DD``) — ``<c>`` is the id or the name
+* ``PATCH /<c>`` — edit: a JSON object of the fields to change (``schedule``/``retry`` may hold only some of
+  their keys), plus ``updated_at`` as the editor read it (optional; given, an edit made meanwhile is a 409
+  ``edit_conflict`` instead of being overwritten) → 200 with the campaign as ``GET /<c>`` shows it. Refused:
+  a stopped campaign, removing or retyping a question that has answers (or narrowing one while calls are on
+  the line) — 409 naming the field; the kind, or an invalid field — 422 (campaigns/store/campaigns.py)
 * ``POST /<c>/start|pause|resume|stop`` · ``GET /<c>/targets``
 * ``POST /<c>/targets`` — a CSV/XLSX list, as multipart field ``file`` or as the raw body (``?filename=`` gives
   its type; without one the content decides). Rows with errors → 422 with ``report.errors`` (row, field,
@@ -18,7 +25,8 @@ and other tools. Every route needs the staff token (``common.web.require_staff``
 
 Errors are ``{"error": {"code", "message", "field"}}``: bad JSON 400, an invalid field 422 (the spec's path, such
 as ``schedule.window``), an unknown campaign or follow-up 404, a state that does not allow the action 409
-(starting twice), a file over ``[campaigns] max_import_bytes`` 413.
+(starting twice), a refused or conflicting edit 409, a file over ``[campaigns] max_import_bytes`` 413.
+Translating the store's refusals, the replies and the work behind the routes are gateway/campaigns_http.py's.
 
 One store per app (``app.ctx.campaigns``), opened at server start — or on first use, so a store that is down at
 start-up does not stop the gateway — and closed at server stop. :func:`offer_callback` is the notification
@@ -28,59 +36,47 @@ path's hook (campaigns/callbacks.py) on the same store.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
-import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-from sanic import Blueprint, Request, Sanic, response
+from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse
 
-from campaigns import callbacks, export, kinds
-from campaigns.cli import campaign_ref
-from campaigns.config import CampaignsConfig
-from campaigns.phones import PhoneError, display
-from campaigns.states import CAMPAIGN_ACTIONS, CAMPAIGN_STATE_LABELS, SLOT_LABELS, TransitionError
-from campaigns.store import DuplicateName, EmptyCampaign, NotFound, Store
-from campaigns.targets import ImportRefused, ImportReport, TargetFileError, import_data
-from campaigns.validation import SpecError, parse_spec
-from common.logging import mask_pii
+from campaigns import callbacks, export
+from campaigns.phones import display
+from campaigns.store import Store
+from campaigns.targets import import_data
+from campaigns.validation import parse_spec
 from common.web import ApiError, json_body, require_staff
+from gateway.campaigns_http import (
+    ACTIONS,
+    BLUEPRINT_NAME,
+    CTX_ATTR,
+    PREFIX,
+    act,
+    brief,
+    campaign_view,
+    close_store,
+    csv_download,
+    day_of,
+    edit,
+    flag,
+    format_of,
+    kind_of,
+    ref,
+    reply,
+    run,
+    show,
+    store_for,
+    text_of,
+    upload_of,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
-PREFIX = "/api/campaigns"
-CTX_ATTR = "campaigns"
-BLUEPRINT_NAME = "campaigns"
-ACTIONS = "|".join(CAMPAIGN_ACTIONS)
-TRUE_FLAGS, FALSE_FLAGS = frozenset({"1", "true", "yes", "on"}), frozenset({"", "0", "false", "no", "off"})
-MULTIPART = "multipart/form-data"
-UPLOAD_FIELD = "file"
-FIELD_PREFIX = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)  # the store's ValueErrors name their field this way
-_store_lock = threading.Lock()
-
-
-# --- the app's store ----------------------------------------------------------------------------------------
-
-def store_for(app: Sanic) -> Store:
-    """The app's campaign store, opened on first use (thread-safe: callers run in worker threads)."""
-    with _store_lock:
-        store = getattr(app.ctx, CTX_ATTR, None)
-        if store is None:
-            store = Store(CampaignsConfig.load())
-            setattr(app.ctx, CTX_ATTR, store)
-        return store
-
-
-def close_store(app: Sanic) -> None:
-    with _store_lock:
-        store = getattr(app.ctx, CTX_ATTR, None)
-        setattr(app.ctx, CTX_ATTR, None)
-    if store is not None:
-        store.close()
 
 
 async def offer_callback(app: Sanic, event: Mapping[str, Any]) -> str | None:
@@ -94,178 +90,9 @@ async def offer_callback(app: Sanic, event: Mapping[str, Any]) -> str | None:
     return await callbacks.offer(lambda: store_for(app), event)
 
 
-# --- errors and replies -------------------------------------------------------------------------------------
-
-class ImportRejected(ApiError):
-    """422 with the validation report: which rows and fields are wrong (nothing was imported)."""
-
-    def __init__(self, report: ImportReport, message: str) -> None:
-        super().__init__(422, "invalid_rows", message, UPLOAD_FIELD)
-        self.report = report
-
-    def to_response(self) -> HTTPResponse:
-        error = {"code": self.code, "message": self.message, "field": self.field}
-        return _json({"error": error, "report": self.report.to_dict()}, status=self.status)
-
-
-def _translate(exc: Exception, missing: str) -> ApiError:
-    """A store or validation error as the API's error; ``missing`` names the field of a NotFound."""
-    if isinstance(exc, ImportRefused):
-        return ImportRejected(exc.report, str(exc).replace("--valid-only", "valid_only=1"))
-    if isinstance(exc, SpecError):
-        return ApiError(422, "invalid_field", exc.message, exc.field)
-    if isinstance(exc, NotFound):
-        return ApiError(404, "not_found", str(exc), missing)
-    if isinstance(exc, TransitionError):
-        return ApiError(409, exc.code, exc.message, "action" if exc.code == "action" else "state")
-    if isinstance(exc, DuplicateName):
-        return ApiError(409, "duplicate", str(exc), "name")
-    if isinstance(exc, EmptyCampaign):
-        return ApiError(409, "empty_campaign", str(exc), "targets")
-    if isinstance(exc, PhoneError):
-        return ApiError(422, "invalid_field", str(exc), "phone")
-    if isinstance(exc, TargetFileError):
-        return ApiError(422, "invalid_file", str(exc), UPLOAD_FIELD)
-    named = FIELD_PREFIX.match(str(exc))
-    if named:
-        return ApiError(422, "invalid_field", named.group(2), named.group(1))
-    return ApiError(409, "conflict", str(exc))  # e.g. importing into a stopped campaign
-
-
-async def _run(func: Callable[..., Any], *args: Any, missing: str = "campaign", **kwargs: Any) -> Any:
-    """Store work off the event loop; its refusals become ApiErrors."""
-    try:
-        return await asyncio.to_thread(func, *args, **kwargs)
-    except (SpecError, NotFound, TransitionError, TargetFileError, PhoneError, ValueError) as exc:
-        raise _translate(exc, missing) from None
-
-
-def _encode(value: Any) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _json(data: Any, status: int = 200) -> HTTPResponse:
-    return response.json(data, status=status, dumps=json.dumps, ensure_ascii=False, default=_encode)
-
-
-def _flag(request: Request, name: str) -> bool:
-    value = request.args.get(name)
-    if value is None and request.content_type.startswith(MULTIPART):
-        value = request.form.get(name)
-    text = str(value or "").strip().lower()
-    if text not in TRUE_FLAGS | FALSE_FLAGS:
-        raise ApiError(400, "invalid_field", f"{name} 须为 1/0（true/false）", name)
-    return text in TRUE_FLAGS
-
-
-def _ref(segment: str) -> int | str:
-    """A campaign named in the path: its id when all digits, else its name.
-
-    Path parameters arrive %-encoded (a Chinese name, the + of a number). Decoded here rather than with the
-    routes' ``unquote=True``: sanic-routing applies that flag by the order routes are added (a shared prefix
-    node made by another blueprint's route keeps it off), so it holds on some runs and not on others.
-    """
-    return campaign_ref(unquote(segment))
-
-
-def _kind(value: Any) -> str:
-    if not isinstance(value, str) or kinds.get(value) is None:
-        raise ApiError(422, "invalid_field", f"活动类型须为 {' / '.join(kinds.kinds())} 之一", "kind")
-    return value
-
-
-def _text(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name, "")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # a phone number sent as a JSON number
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid_field", f"{name} 须为文本", name)
-    return value.strip()
-
-
-def _campaign_view(row: Mapping[str, Any], with_spec: bool = False) -> dict[str, Any]:
-    kind = kinds.get(row["kind"])
-    view = {"id": row["id"], "name": row["name"], "kind": row["kind"],
-            "kind_label": kind.label if kind else row["kind"], "state": row["state"],
-            "state_label": CAMPAIGN_STATE_LABELS.get(row["state"], row["state"]),
-            "created_at": row["created_at"], "updated_at": row["updated_at"]}
-    if "targets" in row:
-        view["targets"] = row["targets"]
-    if with_spec:
-        view["spec"] = row["spec"]
-    return view
-
-
-def _brief(exc: Exception) -> str:
-    """An error for the log: its first line, numbers masked (SQL errors carry their parameters)."""
-    text = str(exc).strip()
-    return mask_pii(text.splitlines()[0] if text else "")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-# --- the work behind the routes (synchronous, in worker threads) --------------------------------------------
-
-def _show(store: Store, campaign: int | str) -> dict[str, Any]:
-    row = store.get_campaign(campaign)
-    progress = store.progress(row["id"])
-    return {**_campaign_view(row, with_spec=True), "targets": len(store.existing_phones(row["id"])),
-            "progress": progress, "progress_labels": {state: SLOT_LABELS.get(state, state) for state in progress}}
-
-
-def _act(store: Store, campaign: int | str, action: str, now: datetime) -> dict[str, Any]:
-    row = store.get_campaign(campaign)
-    if action == "start":  # the spec again, against today's settings (a lowered channel cap refuses it)
-        parse_spec(row["spec"], store.config)
-    return store.set_state(row["id"], action, now)
-
-
-def _upload(request: Request, limit: int) -> tuple[bytes, str]:
-    """The uploaded list and its file name (multipart ``file``, or the raw body with ``?filename=``)."""
-    if request.content_type.startswith(MULTIPART):
-        item = request.files.get(UPLOAD_FIELD)
-        if item is None:
-            raise ApiError(400, "missing_field", "请以 file 字段上传名单（CSV 或 XLSX）", UPLOAD_FIELD)
-        data, filename = item.body, item.name or ""
-    else:
-        data, filename = request.body or b"", request.args.get("filename") or ""
-    if not data:
-        raise ApiError(400, "missing_field", "名单文件为空", UPLOAD_FIELD)
-    if len(data) > limit:
-        raise ApiError(413, "too_large", f"文件过大（上限 {limit // 1_000_000} MB）", UPLOAD_FIELD)
-    return data, filename
-
-
-def _format(request: Request) -> str:
-    fmt = request.args.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise ApiError(400, "invalid_field", "format 须为 json 或 csv", "format")
-    return fmt
-
-
-def _csv(text: str, ascii_name: str, name: str) -> HTTPResponse:
-    """A CSV download (UTF-8 with BOM); RFC 6266: a UTF-8 file name besides the ASCII one."""
-    return response.raw(text.encode(), content_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"})
-
-
-def _day(request: Request) -> date | None:
-    value = request.args.get("day")
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, "invalid_field", f"日期须为 YYYY-MM-DD：{value}", "day") from None
-
-
 # --- routes -------------------------------------------------------------------------------------------------
 
-def blueprint(clock: Callable[[], datetime] = _now) -> Blueprint:
+def blueprint(clock: Callable[[], datetime] = utc_now) -> Blueprint:
     """The ``/api/campaigns`` blueprint (the store comes from ``[campaigns]`` of the settings; ``clock`` is
     for tests that place "now" inside a campaign's calling window)."""
     bp = Blueprint(BLUEPRINT_NAME, url_prefix=PREFIX)
@@ -275,7 +102,7 @@ def blueprint(clock: Callable[[], datetime] = _now) -> Blueprint:
         try:
             await asyncio.to_thread(store_for, app)
         except Exception as exc:  # the gateway serves chat without campaigns; the next use tries again
-            log.error("campaign store unavailable at start (%s): %s", type(exc).__name__, _brief(exc))
+            log.error("campaign store unavailable at start (%s): %s", type(exc).__name__, brief(exc))
 
     @bp.after_server_stop
     async def _close(app: Sanic) -> None:
@@ -288,105 +115,110 @@ def blueprint(clock: Callable[[], datetime] = _now) -> Blueprint:
         try:
             return await asyncio.to_thread(store_for, request.app)
         except Exception as exc:
-            log.error("campaign store unavailable (%s): %s", type(exc).__name__, _brief(exc))
+            log.error("campaign store unavailable (%s): %s", type(exc).__name__, brief(exc))
             raise ApiError(503, "campaigns_unavailable", "外呼活动存储暂时不可用，请稍后再试。") from None
 
     @bp.get("")
     @require_staff
     async def list_campaigns(request: Request) -> HTTPResponse:
-        rows = await _run((await store(request)).list_campaigns)
-        return _json({"campaigns": [_campaign_view(row) for row in rows], "count": len(rows)})
+        rows = await run((await store(request)).list_campaigns)
+        return reply({"campaigns": [campaign_view(row) for row in rows], "count": len(rows)})
 
     @bp.post("")
     @require_staff
     async def create(request: Request) -> HTTPResponse:
         data = json_body(request)
         found = await store(request)
-        spec = await _run(parse_spec, data, found.config)
-        row = await _run(found.create_campaign, spec, clock())
-        return _json(_campaign_view(row, with_spec=True), status=201)
+        spec = await run(parse_spec, data, found.config)
+        row = await run(found.create_campaign, spec, clock())
+        return reply(campaign_view(row, with_spec=True), status=201)
 
     @bp.get("/dnc")
     @require_staff
     async def dnc_list(request: Request) -> HTTPResponse:
         kind = request.args.get("kind")
-        items = await _run((await store(request)).list_dnc, _kind(kind) if kind else None)
-        return _json({"dnc": [{**item, "phone_display": display(item["phone"])} for item in items],
+        items = await run((await store(request)).list_dnc, kind_of(kind) if kind else None)
+        return reply({"dnc": [{**item, "phone_display": display(item["phone"])} for item in items],
                       "count": len(items)})
 
     @bp.post("/dnc")
     @require_staff
     async def dnc_add(request: Request) -> HTTPResponse:
         data = json_body(request, required=("kind", "phone"))
-        kind, phone = _kind(data["kind"]), _text(data, "phone")
-        added = await _run((await store(request)).add_dnc, kind, phone, clock(), reason=_text(data, "reason"),
-                           added_by=_text(data, "by") or "staff")
-        return _json({"kind": kind, "added": added}, status=201 if added else 200)
+        kind, phone = kind_of(data["kind"]), text_of(data, "phone")
+        added = await run((await store(request)).add_dnc, kind, phone, clock(), reason=text_of(data, "reason"),
+                          added_by=text_of(data, "by") or "staff")
+        return reply({"kind": kind, "added": added}, status=201 if added else 200)
 
     @bp.delete("/dnc/<kind>/<phone>")
     @require_staff
     async def dnc_remove(request: Request, kind: str, phone: str) -> HTTPResponse:
-        kind, phone = unquote(kind), unquote(phone)  # see _ref
-        removed = await _run((await store(request)).remove_dnc, _kind(kind), phone)
+        kind, phone = unquote(kind), unquote(phone)  # see campaigns_http.ref
+        removed = await run((await store(request)).remove_dnc, kind_of(kind), phone)
         if not removed:
             raise ApiError(404, "not_found", f"免打扰名单（{kind}）中没有该号码", "phone")
-        return _json({"kind": kind, "removed": True})
+        return reply({"kind": kind, "removed": True})
 
     @bp.post("/followups/<slot_id:int>/done")
     @require_staff
     async def followup_done(request: Request, slot_id: int) -> HTTPResponse:
         data = json_body(request, required=("by",))
-        await _run((await store(request)).mark_followup_done, slot_id, _text(data, "by"), clock(),
-                   note=_text(data, "note"), missing="slot_id")
-        return _json({"slot_id": slot_id, "done": True})
+        await run((await store(request)).mark_followup_done, slot_id, text_of(data, "by"), clock(),
+                  note=text_of(data, "note"), missing="slot_id")
+        return reply({"slot_id": slot_id, "done": True})
 
     @bp.get("/<campaign>")
     @require_staff
-    async def show(request: Request, campaign: str) -> HTTPResponse:
-        return _json(await _run(_show, await store(request), _ref(campaign)))
+    async def show_one(request: Request, campaign: str) -> HTTPResponse:
+        return reply(await run(show, await store(request), ref(campaign), clock(), day=day_of(request)))
+
+    @bp.patch("/<campaign>")
+    @require_staff
+    async def edit_one(request: Request, campaign: str) -> HTTPResponse:
+        data = json_body(request)
+        return reply(await run(edit, await store(request), ref(campaign), data, clock()))
 
     @bp.post(f"/<campaign>/<action:{ACTIONS}>")
     @require_staff
-    async def act(request: Request, campaign: str, action: str) -> HTTPResponse:
-        row = await _run(_act, await store(request), _ref(campaign), action, clock())
-        return _json(_campaign_view(row))
+    async def act_on(request: Request, campaign: str, action: str) -> HTTPResponse:
+        row = await run(act, await store(request), ref(campaign), action, clock())
+        return reply(campaign_view(row))
 
     @bp.get("/<campaign>/targets")
     @require_staff
     async def targets(request: Request, campaign: str) -> HTTPResponse:
-        rows = await _run((await store(request)).list_targets, _ref(campaign))
-        return _json({"targets": [{**row, "phone_display": display(row["phone"])} for row in rows],
+        rows = await run((await store(request)).list_targets, ref(campaign))
+        return reply({"targets": [{**row, "phone_display": display(row["phone"])} for row in rows],
                       "count": len(rows)})
 
     @bp.post("/<campaign>/targets")
     @require_staff
     async def upload(request: Request, campaign: str) -> HTTPResponse:
         found = await store(request)
-        data, filename = _upload(request, found.config.max_import_bytes)
-        valid_only = _flag(request, "valid_only")
-        report = await _run(import_data, found, _ref(campaign), data, filename, clock(), valid_only)
-        return _json(report.to_dict(), status=201 if report.imported else 200)
+        data, filename = upload_of(request, found.config.max_import_bytes)
+        valid_only = flag(request, "valid_only")
+        report = await run(import_data, found, ref(campaign), data, filename, clock(), valid_only)
+        return reply(report.to_dict(), status=201 if report.imported else 200)
 
     @bp.get("/<campaign>/followups")
     @require_staff
     async def followups(request: Request, campaign: str) -> HTTPResponse:
-        fmt = _format(request)
-        ref = _ref(campaign)
-        items = await _run((await store(request)).followups, ref, clock(), day=_day(request),
-                           include_done=_flag(request, "all"))
+        fmt = format_of(request)
+        items = await run((await store(request)).followups, ref(campaign), clock(), day=day_of(request),
+                          include_done=flag(request, "all"))
         if fmt == "csv":
-            return _csv(export.followups_csv(items), "followups.csv", f"人工补漏-{unquote(campaign)}.csv")
-        return _json({"followups": [{**item, "phone_display": display(item["phone"])} for item in items],
+            return csv_download(export.followups_csv(items), "followups.csv", f"人工补漏-{unquote(campaign)}.csv")
+        return reply({"followups": [{**item, "phone_display": display(item["phone"])} for item in items],
                       "count": len(items)})
 
     @bp.get("/<campaign>/report")
     @require_staff
     async def report(request: Request, campaign: str) -> HTTPResponse:
-        fmt = _format(request)
-        found = await _run((await store(request)).daily_report, _ref(campaign), clock(), day=_day(request))
+        fmt = format_of(request)
+        found = await run((await store(request)).daily_report, ref(campaign), clock(), day=day_of(request))
         if fmt == "csv":
-            return _csv(export.report_csv(found), "report.csv", f"日报-{unquote(campaign)}-{found['day']}.csv")
-        return _json(found)
+            return csv_download(export.report_csv(found), "report.csv", f"日报-{unquote(campaign)}-{found['day']}.csv")
+        return reply(found)
 
     return bp
 

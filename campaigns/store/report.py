@@ -15,6 +15,11 @@ What each count means (a slot may be in more than one: an abnormal answer is als
 
 Leases that ran out are settled and slots whose time is over closed first, as for the follow-up list, so a
 past day's report is final even when no dialler ran since.
+
+:meth:`ReportMixin.live_counts` is the campaign's live progress (the console's figures), counted exactly from
+the attempts and slots rather than derived from slots per state: ``placed`` and ``answered`` count *attempts*
+(a resident called three times is three placed calls), the others count slots. It only reads (polled every
+few seconds): an attempt whose lease ran out unsettled is not ``on_line``.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from campaigns import schedule
 from campaigns.model import spec_from_dict
-from campaigns.states import ANSWERED_FINALS, OPEN_SLOT_STATES, OUTCOMES
+from campaigns.states import ANSWERED_FINALS, DIALING, OPEN_SLOT_STATES, OUTCOMES, RETRY
 from campaigns.store.claims import ClaimsMixin
-from campaigns.store.schema import slots, targets
+from campaigns.store.schema import attempts, slots, targets
 
 ANSWERED_OUTCOMES = tuple(name for name, outcome in OUTCOMES.items() if outcome.answered)
 REPORT_COUNTS = ("slots", "residents", "reached", "normal", "abnormal", "unreachable", "opted_out", "not_called",
@@ -54,9 +59,35 @@ COUNT_COLUMNS = {
     "cancelled": _count(slots.c.state == "cancelled"),
     "in_progress": _count(slots.c.state.in_(OPEN_SLOT_STATES)),
 }
+LIVE_COUNT_LABELS = {"placed": "已拨打（次）", "answered": "已接通（次）", "completed": "已完成", "abnormal": "异常",
+                     "unreachable": "未接通", "retrying": "等待重拨", "on_line": "通话中"}
+LIVE_COUNTS = tuple(LIVE_COUNT_LABELS)
 
 
 class ReportMixin(ClaimsMixin):
+    def live_counts(self, campaign: int | str, now: datetime, day: date | None = None) -> dict[str, int]:
+        """``placed`` (attempts dialled), ``answered`` (attempts a person picked up: the outcome table's
+        ``answered`` flag), ``completed``, ``abnormal``, ``unreachable``, ``retrying`` (slots waiting for a
+        retry) and ``on_line`` (attempts being dialled or talked now), over the campaign or one local ``day``."""
+        with self._tx() as conn:
+            row = self._campaign(conn, campaign)
+            slot_where = [slots.c.campaign_id == row["id"], *([slots.c.day == day] if day is not None else [])]
+            slot_counts = conn.execute(select(
+                _count(slots.c.state == "completed").label("completed"),
+                _count(slots.c.abnormal.is_not(None)).label("abnormal"),
+                _count(slots.c.state == "unreachable").label("unreachable"),
+                _count(slots.c.state == RETRY).label("retrying")).where(*slot_where)).mappings().one()
+            attempt_query = select(
+                _count(attempts.c.dialed_at.is_not(None)).label("placed"),
+                _count(attempts.c.outcome.in_(ANSWERED_OUTCOMES)).label("answered"),
+                _count(and_(attempts.c.state == DIALING, attempts.c.lease_until > now)).label("on_line"),
+            ).where(attempts.c.campaign_id == row["id"])
+            if day is not None:
+                attempt_query = attempt_query.join(slots, slots.c.id == attempts.c.slot_id).where(slots.c.day == day)
+            attempt_counts = conn.execute(attempt_query).mappings().one()
+        found = {**slot_counts, **attempt_counts}
+        return {name: int(found[name] or 0) for name in LIVE_COUNTS}
+
     def daily_report(self, campaign: int | str, now: datetime, day: date | None = None) -> dict[str, Any]:
         """``{"campaign", "day", "totals", "communities": [{community, counts…, "grids": [{grid, counts…}]}]}``.
 

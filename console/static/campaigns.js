@@ -1,7 +1,8 @@
-// The campaigns page: robocall campaigns with live progress, target import, start/pause/resume/stop, the
+// The campaigns page: robocall campaigns with live progress, editing, target import, start/pause/resume/stop, the
 // follow-up list (人工补漏) and the do-not-call list. Every request goes to /api/campaigns on this page's own
 // origin with the staff token (common.js); the routes and error shapes are gateway/campaigns_api.py's.
 import { api, el, token } from "/staff/common.js";
+import { editor } from "/staff/campaigns-edit.js";
 
 // "Every few seconds": progress moves with each call, and one page's polling is a few small reads.
 const REFRESH_MS = 3000;
@@ -10,11 +11,9 @@ const BLOB_KEEP_MS = 60000;
 const STAFF_NAME_KEY = "govbot.staffName";  // the name kb.html signs edits with: the default "处理人" here
 const BASE = "/api/campaigns";
 
-// Mirrors campaigns/states.py: which action each campaign state allows, and which slot states count as what.
+// Mirrors campaigns/states.py: which action each campaign state allows (a stopped campaign is not edited either).
 const ACTIONS_BY_STATE = { draft: ["start", "stop"], running: ["pause", "stop"], paused: ["resume", "stop"], stopped: [] };
 const ACTION_DONE = { start: "已启动", pause: "已暂停", resume: "已恢复", stop: "已结束" };
-const ANSWERED_FINALS = ["completed", "dnc", "wrong_person", "refused"];
-const PLACED_STATES = ["active", "retry", "unreachable", ...ANSWERED_FINALS];
 const CATEGORY_LABELS = { abnormal: "异常", unreached: "未接通" };
 // The kinds of campaigns/kinds/ (the API has no list of them; a new kind module needs a line here).
 const KIND_LABELS = { health_check: "居家健康监测", satisfaction_callback: "办结满意度回访", notice: "语音通知" };
@@ -45,22 +44,10 @@ async function guarded(work) {
 
 // ---- progress ------------------------------------------------------------------------------------------
 
-/** The six figures operators watch, from the API's slots per state and the campaign's follow-ups. */
-function summary(progress, followups) {
-  const count = (states) => states.reduce((sum, state) => sum + (progress[state] || 0), 0);
-  return {
-    placed: count(PLACED_STATES), answered: count(ANSWERED_FINALS), completed: count(["completed"]),
-    abnormal: followups.filter((item) => item.category === "abnormal").length,
-    unreachable: count(["unreachable"]), retrying: count(["retry"]),
-  };
-}
-const SUMMARY_LABELS = { placed: "已拨打", answered: "已接通", completed: "已完成", abnormal: "异常", unreachable: "未接通", retrying: "等待重拨" };
+// The figures operators watch: the API's exact counts (campaigns/store/report.py live_counts), in table order.
+const SUMMARY_LABELS = { placed: "已拨打（次）", answered: "已接通（次）", completed: "已完成", abnormal: "异常", unreachable: "未接通", retrying: "等待重拨" };
 
-async function campaignWithProgress(row) {
-  const [detail, { followups }] = await Promise.all([
-    api(`${BASE}/${row.id}`), api(`${BASE}/${row.id}/followups?all=1`)]);
-  return { ...detail, summary: summary(detail.progress, followups) };
-}
+function campaignWithProgress(row) { return api(`${BASE}/${row.id}`); }
 
 function stateBadge(item) {
   return el("span", { class: `badge state-${item.state}` }, item.state_label || item.state);
@@ -72,7 +59,7 @@ async function loadCampaigns() {
   $("campaigns").replaceChildren(...(rows.length ? rows.map((c) => el("tr",
     { "data-id": c.id, class: c.id === selected ? "selected" : "", onclick: () => guarded(() => select(c.id)) },
     el("td", {}, c.name), el("td", {}, c.kind_label), el("td", {}, stateBadge(c)), el("td", { class: "num" }, c.targets),
-    ...Object.keys(SUMMARY_LABELS).map((key) => el("td", { class: `num ${key}` }, c.summary[key]))))
+    ...Object.keys(SUMMARY_LABELS).map((key) => el("td", { class: `num ${key}` }, c.counts[key]))))
     : [el("tr", {}, el("td", { colspan: "10", class: "muted" }, "还没有外呼活动，请在下方新建"))]));
   const current = rows.find((c) => c.id === selected);
   if (current) showDetail(current);
@@ -94,12 +81,13 @@ function showDetail(c) {
   $("detail-state").className = `badge state-${c.state}`;
   $("detail-spec").textContent = `${describe(c.spec)} · 名单 ${c.targets} 人`;
   const allowed = ACTIONS_BY_STATE[c.state] || [];
-  for (const button of document.querySelectorAll("#actions button")) button.hidden = !allowed.includes(button.dataset.action);
-  const pending = (c.progress.pending || 0) + (c.progress.active || 0);
+  for (const button of document.querySelectorAll("#actions button[data-action]")) button.hidden = !allowed.includes(button.dataset.action);
+  $("edit-open").hidden = c.state === "stopped";
+  if (c.state === "stopped") edit.close();
   const card = (label, value, cls) => el("div", { class: `card ${cls}` }, el("b", {}, value), label);
   $("progress").replaceChildren(
-    ...Object.entries(SUMMARY_LABELS).map(([key, label]) => card(label, c.summary[key], key)),
-    card("待拨打 / 通话中", pending, "pending"));
+    ...Object.entries(SUMMARY_LABELS).map(([key, label]) => card(label, c.counts[key], key)),
+    card("通话中", c.counts.on_line, "on_line"), card("待拨打", c.progress.pending || 0, "pending"));
 }
 
 async function select(id) {
@@ -109,6 +97,7 @@ async function select(id) {
     $("import-result").textContent = "";
     $("import-errors-table").hidden = true;
     $("import-valid").hidden = true;
+    edit.close();
   }
   await Promise.all([loadCampaigns(), loadFollowups(), loadReport()]);
 }
@@ -342,7 +331,7 @@ async function refresh() {
   } finally { refreshing = false; }
 }
 
-for (const button of document.querySelectorAll("#actions button")) {
+for (const button of document.querySelectorAll("#actions button[data-action]")) {
   button.addEventListener("click", () => guarded(() => act(button.dataset.action)));
 }
 $("import-go").addEventListener("click", () => guarded(importChosen));
@@ -358,6 +347,10 @@ for (const select of document.querySelectorAll("select.kinds")) {
 }
 $("followup-by").value = localStorage.getItem(STAFF_NAME_KEY) || "";
 $("create-form").addEventListener("submit", (e) => guarded(() => createCampaign(e)));
+const edit = editor({ base: BASE, campaign: () => selected, clearErrors, notice, saved: () => loadCampaigns() });
+$("edit-open").addEventListener("click", () => guarded(edit.open));
+$("edit-cancel").addEventListener("click", edit.close);
+$("edit-form").addEventListener("submit", (e) => guarded(() => edit.save(e)));
 $("dnc-form").addEventListener("submit", (e) => guarded(() => addDnc(e)));
 
 guarded(() => Promise.all([loadCampaigns(), loadDnc()]));

@@ -75,3 +75,44 @@ def test_unknown_campaign_malformed_file_and_bad_usage(cli, tmp_path: Path) -> N
     assert "格式错误" in cli("create", str(broken)).stderr
     usage = cli("frobnicate")
     assert usage.returncode == 2 and "参数错误" in usage.stderr
+
+
+def test_edit_changes_the_fields_in_the_file(cli, tmp_path: Path) -> None:
+    assert cli("create", str(EXAMPLE)).returncode == 0
+    changes = tmp_path / "changes.yaml"
+    changes.write_text("schedule:\n  times: ['10:00']\nretry:\n  attempts: 2\nmax_channels: 4\n", encoding="utf-8")
+    edited = cli("edit", "东湖社区居家健康监测", "--spec", str(changes))
+    assert edited.returncode == 0, edited.stderr
+    assert "已修改活动 1" in edited.stdout and "schedule、retry、max_channels" in edited.stdout
+    shown = cli("show", "1")
+    assert "每日时间 10:00，呼叫时段 08:30–20:00" in shown.stdout and "并发 4 路" in shown.stdout
+    assert "每时段最多拨 2 次" in shown.stdout and "实时：已拨打（次） 0" in shown.stdout
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("kind: notice\n", "kind: 活动类型不能修改"),
+    ("schedule:\n  times: ['07:00']\n", "schedule.times[0]"),
+    ("colour: red\n", "colour: 不能修改的字段"),
+    ("", "body: 请给出要修改的字段"),
+])
+def test_a_bad_edit_names_the_field(cli, tmp_path: Path, text: str, message: str) -> None:
+    assert cli("create", str(EXAMPLE)).returncode == 0
+    changes = tmp_path / "changes.yaml"
+    changes.write_text(text, encoding="utf-8")
+    result = cli("edit", "1", "--spec", str(changes))
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_edit_of_a_stopped_or_unknown_campaign_and_bad_usage(cli, tmp_path: Path) -> None:
+    changes = tmp_path / "changes.yaml"
+    changes.write_text("max_channels: 4\n", encoding="utf-8")
+    unknown = cli("edit", "99", "--spec", str(changes))
+    assert unknown.returncode == 1 and "没有活动 99" in unknown.stderr
+    assert cli("create", str(EXAMPLE)).returncode == 0
+    assert cli("stop", "1").returncode == 0
+    stopped = cli("edit", "1", "--spec", str(changes))
+    assert stopped.returncode == 1 and "已结束，不能修改" in stopped.stderr
+    no_spec = cli("edit", "1")
+    assert no_spec.returncode == 2 and "--spec" in no_spec.stderr
+    missing = cli("edit", "1", "--spec", str(tmp_path / "nothing.yaml"))
+    assert missing.returncode == 1 and "无法读取活动文件" in missing.stderr

@@ -105,7 +105,7 @@ async def notifications_of(app: Sanic, sender: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("method, path", [
-    ("get", "/api/campaigns"), ("post", "/api/campaigns"), ("get", "/api/campaigns/1"),
+    ("get", "/api/campaigns"), ("post", "/api/campaigns"), ("get", "/api/campaigns/1"), ("patch", "/api/campaigns/1"),
     ("post", "/api/campaigns/1/start"), ("post", "/api/campaigns/1/targets"), ("get", "/api/campaigns/1/targets"),
     ("get", "/api/campaigns/1/followups"), ("post", "/api/campaigns/followups/1/done"), ("get", "/api/campaigns/dnc"),
     ("post", "/api/campaigns/dnc"), ("delete", "/api/campaigns/dnc/health_check/13800138000"),
