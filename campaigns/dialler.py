@@ -3,10 +3,12 @@
 One attempt's path: ``claim_due`` hands it out (a lease) → ``mark_dialing`` → AMI ``Originate`` (async, the
 channel's ``ChannelId`` a fresh UUID that also names the AudioSocket call; ``GOVBOT_ATTEMPT`` carries the
 attempt id; ring timeout and caller id from the claim) → the dialplan context ``govbot-outbound`` runs
-``AMD()`` on answer, reports it (``GovbotAmd`` UserEvent) and hands a person to our AudioSocket server → the
-dialogue (:mod:`campaigns.dialler_script`) → Asterisk's ``Hangup`` (its ``Cause``) → the outcome
+``AMD()`` on answer, reports it (``GovbotAmd`` UserEvent) and hands the call to our AudioSocket server → the
+dialogue (:mod:`campaigns.dialler_script`; an answering machine instead hears the campaign's ``machine_message``
+once, or nothing, and is hung up on) → Asterisk's ``Hangup`` (its ``Cause``) → the outcome
 (:mod:`campaigns.dialler_outcomes`) and the answers → ``record_outcome`` (a settled call-back's rating then goes
-to its case, :mod:`campaigns.ratings`). Leases are renewed every ``dialler_renew_s`` while calls last.
+to its case, :mod:`campaigns.ratings`; "call me at 3 pm" passes the resident's time as ``callback_at``).
+Leases are renewed every ``dialler_renew_s`` while calls last.
 
 Why nothing is kept only in memory: the store is the state. AMI down → nothing is claimed (claims already
 held but not dialled are released), and the telephony client reconnects with back-off. A call whose end
@@ -21,16 +23,16 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from campaigns import dialler_outcomes
+from campaigns import dialler_outcomes, schedule
 from campaigns.alerts import Alert
 from campaigns.dialler_ami import DiallerAmi, is_amd_event
 from campaigns.dialler_call import OutboundCall
 from campaigns.dialler_config import DiallerConfig
 from campaigns.dialler_outcomes import CallFacts
-from campaigns.dialler_script import CallEnded, ScriptRun
+from campaigns.dialler_script import CALLBACK, CallEnded, ScriptRun, SlotTime
 from campaigns.model import CampaignSpec
 from campaigns.prompts import campaign_texts, spec_texts
 from campaigns.ratings import RatingPoster
@@ -62,6 +64,7 @@ class Track:
     facts: CallFacts = field(default_factory=CallFacts)
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
     connected: asyncio.Event = field(default_factory=asyncio.Event)  # the AudioSocket call arrived
+    amd_heard: asyncio.Event = field(default_factory=asyncio.Event)  # the GovbotAmd verdict arrived
     dialogue_done: asyncio.Event = field(default_factory=asyncio.Event)
     script: ScriptRun | None = None
 
@@ -200,9 +203,10 @@ class Dialler:
 
     async def _record(self, track: Track, outcome: str) -> None:
         answers = track.script.result.answers if track.script else {}
+        callback_at = track.script.result.callback_at if track.script and outcome == CALLBACK else None
         try:
             slot = await asyncio.to_thread(self.store.record_outcome, track.claim.attempt_id, outcome, answers,
-                                           self.clock(), dialler_id=self.name)
+                                           self.clock(), dialler_id=self.name, callback_at=callback_at)
         except Exception:  # the store refused or is down: the lease runs out and the store decides
             log.exception("attempt %s: could not record outcome %s", track.claim.attempt_id, outcome)
             return
@@ -248,6 +252,7 @@ class Dialler:
             track.hung_up.set()
         elif is_amd_event(name, fields):
             track.facts.note_amd(fields.get("Status", ""))
+            track.amd_heard.set()
             log.info("attempt %s: AMD %s (%s)", track.claim.attempt_id, track.facts.amd, fields.get("Cause", ""))
 
     # -- answered calls (AudioSocket) -----------------------------------------------------------
@@ -261,10 +266,16 @@ class Dialler:
                 return
             track.facts.answered = True  # Asterisk only connects an answered channel
             track.connected.set()
+            try:  # the dialplan reports AMD's verdict before it connects, but over another connection (AMI)
+                await asyncio.wait_for(track.amd_heard.wait(), self.conf.dialler_answer_grace_s)
+            except asyncio.TimeoutError:
+                log.warning("attempt %s: no AMD verdict heard; taken as a person", track.claim.attempt_id)
             if dialler_outcomes.is_machine(track.facts.amd, self.conf.amd_notsure_is_machine):
-                return  # NOTSURE counted as a machine: no questionnaire
-            previous = await asyncio.to_thread(self.store.slot_answers, track.claim.slot_id)
-            track.script = ScriptRun(track.spec, self.conf, previous, name=track.claim.name)
+                if track.spec.machine_message:  # AMD answers after the greeting: the machine records this
+                    await asyncio.wait_for(call.announce(track.spec.machine_message), self.conf.max_outbound_call_s)
+                return  # never the questionnaire
+            previous, slot = await asyncio.to_thread(self._slot_of, track)
+            track.script = ScriptRun(track.spec, self.conf, previous, name=track.claim.name, slot=slot)
             await asyncio.wait_for(track.script.run(call), self.conf.max_outbound_call_s)
         except (CallEnded, ProtocolError, ConnectionError, asyncio.TimeoutError) as exc:
             log.info("campaign call %s ended: %s", call.uuid[:8], type(exc).__name__)
@@ -274,6 +285,14 @@ class Dialler:
             await call.close()
             if track is not None:
                 track.dialogue_done.set()
+
+    def _slot_of(self, track: Track) -> tuple[dict[str, Any], SlotTime]:
+        """The slot's answers so far, and what a call-back time is promised against (in a thread: the store)."""
+        claim = track.claim
+        previous = self.store.slot_answers(claim.slot_id)
+        callbacks = sum(1 for attempt in self.store.attempts_of(claim.slot_id) if attempt["outcome"] == CALLBACK)
+        left = callbacks < self.store.config.callbacks_per_slot
+        return previous, SlotTime(self.clock, slot_deadline(track.spec, claim), left)
 
     # -- leases ---------------------------------------------------------------------------------
     async def _renew_loop(self, stop: asyncio.Event) -> None:
@@ -298,6 +317,13 @@ class Dialler:
     def status(self) -> dict[str, Any]:
         return {"status": "ok", "dialler_id": self.name, "ami_connected": self.ami.connected,
                 "calls_active": len(self.tracks), "calls_total": self.calls_total}
+
+
+def slot_deadline(spec: CampaignSpec, claim: Claim) -> datetime:
+    """The slot's last moment as the store planned it (the next daily time or the window's end)."""
+    day = date.fromisoformat(claim.day)
+    plan = next((plan for plan in schedule.slots_of_day(spec.schedule, day) if plan.time == claim.time), None)
+    return plan.deadline_at if plan is not None else schedule.window_of(spec.schedule, day)[1]
 
 
 def fixed_texts(store: Store, conf: DiallerConfig) -> list[str]:

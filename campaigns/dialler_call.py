@@ -9,6 +9,10 @@ package's PromptCache, warmed at start so every campaign sentence is rendered on
 Keys first: a key stops the prompt at once and is the answer (one key; a number is typed digits with ``*``
 as the decimal point, ended by ``#`` or ``[campaigns] digit_timeout_s``). Talking over a prompt for
 ``[telephony] barge_in_ms`` stops it too.
+
+An answering machine (``AMD()`` said MACHINE) hears the campaign's ``machine_message`` through
+:meth:`OutboundCall.announce`: played to its end, the line not listened to (nobody answers a recording, and the
+machine's beep or noise must not cut the message short nor wake the recogniser).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from campaigns.answer_ears import AnswerEars
 from campaigns.dialler_config import DiallerConfig
 from campaigns.dialler_script import CallEnded, Heard
 from campaigns.model import END_KEY, Question
 from speech.base import AsrEngine
-from speech.normalize import normalize
+from speech.normalize import join_han, normalize, to_simplified
 from telephony import audiosocket
 from telephony.asr_pool import AsrPool
 from telephony.audiosocket import Kind, ProtocolError
@@ -47,9 +52,11 @@ class OutboundCall:
         self.reader, self.writer, self.voice = reader, writer, voice
         self.call_conf, self.conf = call_conf, conf
         self.events: asyncio.Queue[Utterance | Key | None] = asyncio.Queue()  # None: the line is gone
-        self.listener = Listener(asr, call_conf, self.events.put_nowait, pool)
+        self.ears = AnswerEars(asr, conf)  # the question being asked: a second hearing with its answers as hotwords
+        self.listener = Listener(self.ears, call_conf, self.events.put_nowait, pool)
         self.player = Player(writer, audiosocket.FRAME_MS / 1000)
         self.gone = False
+        self.deaf = False  # an answering machine: its audio and keys are ignored
         self.uuid = ""
         self._receiver: asyncio.Task[None] | None = None
 
@@ -63,6 +70,9 @@ class OutboundCall:
         return self.uuid
 
     # -- CallIO ---------------------------------------------------------------------------------
+    def expect(self, question: Question) -> None:
+        self.ears.question = question
+
     async def say(self, text: str) -> None:
         if self.gone:
             raise CallEnded()
@@ -80,6 +90,14 @@ class OutboundCall:
                 break
         if self.gone:
             raise CallEnded()
+
+    async def announce(self, text: str) -> None:
+        """Play ``text`` whole to an answering machine (nothing it sends interrupts it)."""
+        self.deaf = True
+        while not self.events.empty():  # what it sent before the verdict is no answer either
+            if self.events.get_nowait() is None:
+                raise CallEnded()
+        await self.say(text)
 
     async def hear(self, question: Question) -> Heard:
         keys = ""
@@ -100,7 +118,7 @@ class OutboundCall:
                     return Heard(keys=keys)
                 keys += event.digit
             elif event.text and not keys:
-                return Heard(text=normalize(event.text))
+                return Heard(text=normalize(event.text), said=join_han(to_simplified(event.text.strip())))
 
     async def _next_event(self) -> Utterance | Key | None:
         return await self.events.get()
@@ -113,6 +131,8 @@ class OutboundCall:
                 frame = await audiosocket.read_frame(self.reader)
                 if frame is None or frame.kind in (Kind.HANGUP, Kind.ERROR):
                     break
+                if self.deaf:
+                    continue
                 if frame.kind is Kind.AUDIO:
                     self.listener.feed(frame.payload)
                     if self.player.speaking and self.listener.speech_seconds() >= barge_in_s:

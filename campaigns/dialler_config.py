@@ -7,6 +7,7 @@ and a dialler test builds its own (``load(**overrides)``) without touching the s
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,18 @@ class DiallerConfig:
     no_phrases: tuple[str, ...]
     identity_question: str
     goodbye_wrong_person: str
+    callback_periods: dict[str, str]
+    goodbye_callback_at: str
+    goodbye_callback_staff: str
+    non_answer_phrases: tuple[str, ...]
+    choice_phrases: dict[str, list[str]]
+    sound_match: bool
+    sound_max_distance: float
+    sound_margin: float
+    sound_near_cost: float
+    sound_yes_blockers: tuple[str, ...]
+    answer_hotwords: bool
+    answer_hotwords_corroborate: float
 
     @classmethod
     def load(cls, conf: dict[str, Any] | None = None, **overrides: Any) -> DiallerConfig:
@@ -56,6 +69,12 @@ class DiallerConfig:
             raise SettingsError(f"[{SECTION}] dialler_channel: must contain {{dial}}")
         if "{name}" not in made.identity_question:
             raise SettingsError(f"[{SECTION}] identity_question: must contain {{name}}")
+        if "{time}" not in made.goodbye_callback_at:
+            raise SettingsError(f"[{SECTION}] goodbye_callback_at: must contain {{time}}")
+        periods = made.callback_periods
+        if not isinstance(periods, dict) or not all(re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(clock))
+                                                    for clock in periods.values()):
+            raise SettingsError(f"[{SECTION}] callback_periods: expected a table of part of the day → \"HH:MM\"")
         return made
 
     @property
@@ -66,4 +85,4 @@ class DiallerConfig:
     @property
     def fixed_texts(self) -> list[str]:
         return [self.reask_prefix, self.goodbye_dnc, self.goodbye_callback, self.goodbye_unclear,
-                self.goodbye_wrong_person]
+                self.goodbye_wrong_person, self.goodbye_callback_staff]

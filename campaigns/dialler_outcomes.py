@@ -5,8 +5,8 @@ it is only the fall-back when no Hangup cause arrived. ``UNANSWERED`` is the one
 outcomes; causes it does not name (1 unallocated number, 3 no route, 34 congestion, 38 network out of order,
 …) are failures.
 
-Once answered, the call's own facts decide: ``AMD()`` said MACHINE → ``machine`` (a retry, never the
-questionnaire); the dialogue's outcome (completed script → ``answered``, an opt-out → ``dnc``, "call me
+Once answered, the call's own facts decide: ``AMD()`` said MACHINE → ``machine`` (its ``machine_message``, a
+retry, never the questionnaire); the dialogue's outcome (completed script → ``answered``, an opt-out → ``dnc``, "call me
 later" → ``callback``, …) → that; a call that ended before the dialogue decided → ``hung_up_early``.
 NOTSURE goes to the questionnaire unless ``[campaigns] amd_notsure_is_machine``: keys first means a machine
 cannot answer the questions anyway, and a person must not be dropped as a machine.

@@ -4,8 +4,8 @@ Why a provider for ``speech.prompts``: these sentences are the same on every cal
 synthesized once into the speech package's PromptCache (``python -m speech prompts --render``, or the dialler
 warming them before its first call) and an operator can replace any of them with a recording. Ids name where a
 sentence comes from: ``campaigns.dialler.<key>``, ``campaigns.kind.<kind>.<part>`` (a kind's defaults) and
-``campaigns.<campaign id>.<part>`` (a stored campaign's own wording); ``<part>`` is ``opening``, ``closing``
-or ``q.<question id>``.
+``campaigns.<campaign id>.<part>`` (a stored campaign's own wording); ``<part>`` is ``opening``, ``closing``,
+``q.<question id>`` or ``machine_message`` (what an answering machine is left).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from campaigns.store import Store
 
 log = logging.getLogger(__name__)
-DIALLER_KEYS = ("reask_prefix", "goodbye_dnc", "goodbye_callback", "goodbye_unclear", "goodbye_wrong_person")
+DIALLER_KEYS = ("reask_prefix", "goodbye_dnc", "goodbye_callback", "goodbye_unclear", "goodbye_wrong_person",
+                "goodbye_callback_staff")  # goodbye_callback_at names a time: synthesized per call
 
 
 def spec_parts(spec: CampaignSpec) -> Iterator[tuple[str, str]]:
@@ -33,6 +34,8 @@ def spec_parts(spec: CampaignSpec) -> Iterator[tuple[str, str]]:
         yield f"q.{question.id}", question.text
     if spec.closing:
         yield "closing", spec.closing
+    if spec.machine_message:
+        yield "machine_message", spec.machine_message
 
 
 def spec_texts(spec: CampaignSpec) -> list[str]:
@@ -50,7 +53,7 @@ def _kind_prompts() -> list[Prompt]:
     found = []
     for kind in kinds.kinds().values():
         parts = [("opening", kind.opening), *((f"q.{q['id']}", q["text"]) for q in kind.script),
-                 ("closing", kind.closing)]
+                 ("closing", kind.closing), ("machine_message", kind.machine_message)]
         found += [Prompt(f"campaigns.kind.{kind.name}.{part}", text) for part, text in parts if text]
     return found
 

@@ -21,6 +21,9 @@ class CampaignKind:
     opening: str  # who is calling and why (the dialogue adds the identity check "请问是张三吗")
     closing: str
     script: tuple[dict[str, Any], ...]
+    # Left on an answering machine (AMD MACHINE) before hanging up: who called and that we call again. It names the
+    # caller as the opening does; a campaign's own ``machine_message`` replaces it ("" plays nothing).
+    machine_message: str = ""
     abnormal: tuple[dict[str, Any], ...] = ()
     opening_required: bool = False  # a notice has no sensible default text
     accepts_empty: bool = False  # may start with no targets (call-backs arrive as cases close)

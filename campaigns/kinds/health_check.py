@@ -12,6 +12,7 @@ KIND = CampaignKind(
     label="居家健康监测",
     opening="您好，这里是社区居家健康监测服务，占用您一分钟，做今天的健康询问。",
     closing="感谢您的配合，祝您身体健康，再见。",
+    machine_message="您好，这里是社区居家健康监测服务，今天的健康询问稍后会再次来电，请留意接听。",
     script=(
         {"id": "temperature", "label": "体温", "type": "number", "unit": "度",
          "min": BODY_TEMPERATURE_RANGE_C[0], "max": BODY_TEMPERATURE_RANGE_C[1],

@@ -9,6 +9,7 @@ KIND = CampaignKind(
     label="办结满意度回访",
     opening="您好，这里是政务服务热线回访中心，想了解您对近期反映问题办理结果的评价。",
     closing="感谢您的评价，我们会继续改进工作，再见。",
+    machine_message="您好，这里是政务服务热线回访中心，想了解您对问题办理结果的评价，稍后会再次来电，请留意接听。",
     script=(
         {"id": "satisfaction", "label": "满意度", "type": "choice",
          "keys": {"1": "satisfied", "2": "basic", "3": "unsatisfied"},
@@ -16,8 +17,8 @@ KIND = CampaignKind(
          "text": "对办理结果满意请按1，基本满意请按2，不满意请按3。"},
         {"id": "resolved", "label": "问题已解决", "type": "yes_no", "keys": {"1": "yes", "2": "no"},
          "text": "您反映的问题解决了吗？解决了请按1，没有解决请按2。"},
-        {"id": "comment", "label": "意见建议", "type": "free",
-         "text": "还有什么意见或建议，请在提示音后说出，说完请按井号键。"},
+        {"id": "comment", "label": "意见建议", "type": "free", "optional": True,
+         "text": "还有什么意见或建议，请在提示音后说出，说完请按井号键；没有请直接按井号键。"},
     ),
     abnormal=(
         {"question": "satisfaction", "op": "==", "value": "unsatisfied"},

@@ -19,12 +19,17 @@ sampling, and the per-second token cap bounds what is left. No initial prompt an
 short answers (an 8 kHz "不是" came out as "普通话的句子"); ``to_simplified`` gives Simplified characters
 instead. Domain ``hotwords`` (``speech.asr.vocabulary``) go into the prompt of utterances of at least
 ``whisper_hotwords_min_s`` (short answers were pushed towards them, as by the old prompt).
+
+Why a recogniser may still take ``phrases``: a campaign question expects a handful of answers (是的 / 不是,
+满意 / 不满意); they are not domain words pushed onto an answer but the answers themselves, so they go into that
+recogniser's prompt as its hotwords whatever the utterance's length (bench/answers.py measures whether it helps).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +127,16 @@ class WhisperEngine(AsrEngine):
                    DecodeOptions.from_settings(conf))
 
     def recognizer(self, sample_rate: int, phrases: list[str] | None = None) -> StreamingRecognizer:
-        # Whisper cannot be constrained to a phrase list; callers needing that use vosk or DTMF.
-        return WhisperRecognizer(self, sample_rate)
+        """Whisper cannot be constrained to a phrase list; ``phrases`` become the prompt's hotwords instead."""
+        return WhisperRecognizer(self, sample_rate, self.answer_prompt(tuple(phrases)) if phrases else None)
+
+    @lru_cache(maxsize=256)  # noqa: B019 - one engine per process; a campaign has a few questions
+    def answer_prompt(self, phrases: tuple[str, ...]) -> tuple[int, ...]:
+        """The decoder prompt with a question's expected answers as hotwords (cached: questions repeat)."""
+        opts = self.options
+        previous = self.tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
+        return tuple(self.model.get_prompt(self.tokenizer, previous, without_timestamps=opts.without_timestamps,
+                                           hotwords="，".join(phrases)))
 
     def transcribe(self, audio: Audio, phrases: list[str] | None = None) -> str:
         return self.decode(audio).text
@@ -136,11 +149,12 @@ class WhisperEngine(AsrEngine):
         pcm = resample_with(audio, WHISPER_RATE, self.options.resampler).pcm
         return np.concatenate([self.pad, np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, self.pad])
 
-    def decode(self, audio: Audio) -> Transcript:
-        return self.decode_batch([audio])[0]
+    def decode(self, audio: Audio, prompt: tuple[int, ...] | None = None) -> Transcript:
+        return self.decode_batch([audio], prompt)[0]
 
-    def decode_batch(self, audios: list[Audio]) -> list[Transcript]:
-        """Each recording's transcript; those fitting one window share one encoder pass."""
+    def decode_batch(self, audios: list[Audio], prompt: tuple[int, ...] | None = None) -> list[Transcript]:
+        """Each recording's transcript; those fitting one window share one encoder pass. ``prompt``: an
+        :meth:`answer_prompt` for all of them instead of the usual one."""
         results: list[Transcript | None] = [None] * len(audios)
         short: list[tuple[int, np.ndarray]] = []
         for index, audio in enumerate(audios):
@@ -153,18 +167,19 @@ class WhisperEngine(AsrEngine):
             else:
                 short.append((index, waveform))
         if short:
-            for (index, _w), transcript in zip(short, self._decode_window([w for _i, w in short]), strict=True):
+            for (index, _w), transcript in zip(short, self._decode_window([w for _i, w in short], prompt),
+                                          strict=True):
                 results[index] = transcript
         return [r if r is not None else Transcript("", True) for r in results]
 
-    def _decode_window(self, waveforms: list[np.ndarray]) -> list[Transcript]:
+    def _decode_window(self, waveforms: list[np.ndarray], prompt: tuple[int, ...] | None = None) -> list[Transcript]:
         extractor, opts = self.model.feature_extractor, self.options
         frames_per_s = WHISPER_RATE // extractor.hop_length
         longest = max(len(w) for w in waveforms) / WHISPER_RATE
         frames = opts.window_frames(longest, frames_per_s)
         features = np.stack([pad_or_trim(extractor(w), frames) for w in waveforms])
-        prompts = [list(self.prompt_for(len(w) / WHISPER_RATE - 2 * opts.pad_s)) for w in waveforms]
-        max_new = self._token_cap(longest)
+        prompts = [list(prompt or self.prompt_for(len(w) / WHISPER_RATE - 2 * opts.pad_s)) for w in waveforms]
+        max_new = self._token_cap(longest, max(len(p) for p in prompts))
         results = self.model.model.generate(
             self.model.encode(features), prompts, beam_size=opts.beam_size,
             max_length=max(len(p) for p in prompts) + max_new, return_scores=True,
@@ -176,7 +191,7 @@ class WhisperEngine(AsrEngine):
             if result.no_speech_prob >= NO_SPEECH_MAX or not tokens:
                 transcripts.append(Transcript("", True))
                 continue
-            own_cap = self._token_cap(len(waveform) / WHISPER_RATE)
+            own_cap = self._token_cap(len(waveform) / WHISPER_RATE, len(prompts[0]))
             confidence = math.exp(result.scores[0] * len(result.sequences_ids[0]) / (len(result.sequences_ids[0]) + 1))
             transcripts.append(Transcript(to_simplified(self.tokenizer.decode(tokens[:own_cap]).strip()), True,
                                           confidence))
@@ -186,9 +201,9 @@ class WhisperEngine(AsrEngine):
         """The decoder prompt for an utterance of ``speech_s`` seconds (hotwords only from ``hotwords_min_s``)."""
         return self.hot_prompt if speech_s >= self.options.hotwords_min_s else self.prompt
 
-    def _token_cap(self, seconds: float) -> int:
+    def _token_cap(self, seconds: float, prompt_len: int = 0) -> int:
         """New tokens allowed for ``seconds`` of audio (per 30 s window), within Whisper's 448-token context."""
-        longest_prompt = max(len(self.prompt), len(self.hot_prompt))
+        longest_prompt = max(len(self.prompt), len(self.hot_prompt), prompt_len)
         return min(MIN_TOKENS + int(seconds * MAX_TOKENS_PER_S), self.model.max_length - longest_prompt - 1)
 
     def _transcribe_long(self, waveform: np.ndarray) -> Transcript:
@@ -207,8 +222,8 @@ class WhisperEngine(AsrEngine):
 
 
 class WhisperRecognizer(StreamingRecognizer):
-    def __init__(self, engine: WhisperEngine, sample_rate: int) -> None:
-        self.engine, self.sample_rate = engine, sample_rate
+    def __init__(self, engine: WhisperEngine, sample_rate: int, prompt: tuple[int, ...] | None = None) -> None:
+        self.engine, self.sample_rate, self.prompt = engine, sample_rate, prompt
         self.endpointer = EnergyEndpointer(sample_rate, engine.endpoint)
         self._pre_roll = int(PRE_ROLL_S * sample_rate) * 2
         self._buffer = bytearray()
@@ -236,4 +251,4 @@ class WhisperRecognizer(StreamingRecognizer):
         audio = Audio(bytes(self._buffer), self.sample_rate)
         self._buffer.clear()
         self.endpointer.reset()
-        return self.engine.decode(audio)
+        return self.engine.decode(audio, self.prompt)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from campaigns.alerts import Alert, draft_fields
 from campaigns.dialler import Dialler
 from campaigns.dialler_config import DiallerConfig
+from campaigns.kinds import health_check
 from campaigns.store import Store
 from common import settings
 from common.net import free_port
@@ -30,6 +32,19 @@ from tests.campaigns.conftest import NOW, running_campaign
 from tests.telephony.stand_ins import LOUD, QUIET, ScriptedAsr, ToneTts
 
 WAIT_S = 20.0
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the example campaign's zone
+
+
+class SayingVoice(PhoneVoice):
+    """The tone voice, keeping every text it was asked to speak (what the resident heard)."""
+
+    def __init__(self) -> None:
+        super().__init__(ToneTts())
+        self.said: list[str] = []
+
+    async def frames(self, text: str) -> list[bytes]:
+        self.said.append(text)
+        return await super().frames(text)
 
 
 class StandInAmi:
@@ -89,7 +104,7 @@ async def dialler(store: Store):
                               answer_timeout_s=3.0, digit_timeout_s=1.0)
     call_conf = replace(CallSettings.from_settings(settings.section("telephony")), endpoint_silence_ms=300)
     filed: list[Alert] = []
-    made = Dialler(store, conf, call_conf, PhoneVoice(ToneTts()), ScriptedAsr(["三十六度五"]), StandInAmi,
+    made = Dialler(store, conf, call_conf, SayingVoice(), ScriptedAsr(["三十六度五"]), StandInAmi,
                    clock=lambda: NOW, alerts=lambda alert: filed.append(alert) or f"T{len(filed)}")
     made.filed = filed
     await made.start()
@@ -209,3 +224,74 @@ async def test_leases_of_calls_in_flight_are_renewed_and_a_call_asterisk_forgot_
     await settled(dialler)  # gives up waiting for Asterisk's word after ring timeout + call limit
     assert store.attempts_of(track.claim.slot_id)[0]["state"] == "dialing"  # nothing invented: the lease decides
     assert dialler.tracks == {} and await dialler.renew_once() == []  # and it is no longer renewed
+
+
+# -- "call me at 3 pm" ---------------------------------------------------------------------------------------
+
+async def test_call_me_at_three_is_rescheduled_at_three_and_called_then(dialler: Dialler, store: Store,
+                                                                        config) -> None:
+    running_campaign(store, config, 1)
+    dialler.asr.texts[:] = ["下午三点再打吧"]
+    await dialler.claim_once()
+    call_id = (await originated(dialler))["ChannelId"]
+    answer(dialler, call_id)
+    line = await Line.connect(dialler.conf.dialler_audiosocket_port, call_id)
+    await line.send(LOUD, 25)  # at the identity check: "下午三点再打吧"
+    await line.send(QUIET, 25)
+    await asyncio.wait_for(line.hung_up.wait(), WAIT_S)
+    dialler.on_event("Hangup", {"Uniqueid": call_id, "Cause": "16"})
+    await settled(dialler)
+    [attempt] = store.attempts_of(1)
+    assert attempt["outcome"] == "callback"
+    assert any("下午三点再给您打电话" in text for text in dialler.voice.said), dialler.voice.said
+    three = datetime(2026, 3, 2, 15, 0, tzinfo=SHANGHAI)
+    assert store.claim_due(three - timedelta(minutes=1), "other", 5) == []  # not before 15:00
+    dialler.clock = lambda: three
+    assert await dialler.claim_once() == 1
+    again = await originated(dialler)
+    assert "GOVBOT_ATTEMPT=2" in again["Variable"]
+    dialler.on_event("OriginateResponse", {"Uniqueid": again["ChannelId"], "Response": "Failure", "Reason": "1"})
+    dialler.on_event("Hangup", {"Uniqueid": again["ChannelId"], "Cause": "19"})
+    await settled(dialler)
+    assert [a["outcome"] for a in store.attempts_of(1)] == ["callback", "no_answer"]
+
+
+# -- answering machines ---------------------------------------------------------------------------------------
+
+async def machine_call(dialler: Dialler, amd_first: bool = True) -> Line:
+    """A call AMD calls a machine, connected as the dialplan connects every answered call; returns its line."""
+    await dialler.claim_once()
+    call_id = (await originated(dialler))["ChannelId"]
+    if amd_first:
+        answer(dialler, call_id, amd="MACHINE")
+        line = await Line.connect(dialler.conf.dialler_audiosocket_port, call_id)
+    else:  # AMI's word comes after the AudioSocket connection: the dialler waits for it
+        dialler.on_event("OriginateResponse", {"Uniqueid": call_id, "Response": "Success", "Reason": "4"})
+        line = await Line.connect(dialler.conf.dialler_audiosocket_port, call_id)
+        await asyncio.wait_for(dialler.tracks[call_id].connected.wait(), WAIT_S)
+        dialler.on_event("UserEvent", {"UserEvent": "GovbotAmd", "Uniqueid": call_id, "Status": "MACHINE"})
+    line.keys("1")  # a machine's noise is not an answer
+    await asyncio.wait_for(line.hung_up.wait(), WAIT_S)  # the dialler hangs up after the message
+    dialler.on_event("Hangup", {"Uniqueid": call_id, "Cause": "16"})
+    await settled(dialler)
+    return line
+
+
+async def test_a_machine_hears_the_kinds_message_once_then_is_retried(dialler: Dialler, store: Store,
+                                                                      config) -> None:
+    running_campaign(store, config, 1)
+    assert store.spec(1).machine_message == health_check.KIND.machine_message
+    line = await machine_call(dialler, amd_first=False)
+    assert dialler.voice.said == [health_check.KIND.machine_message]  # whole, once; no opening, no question
+    assert line.audio_frames >= len(health_check.KIND.machine_message) * 2  # ToneTts: 2 frames a character
+    [attempt] = store.attempts_of(1)
+    assert attempt["outcome"] == "machine" and attempt["answers"] == {}
+    later = NOW + timedelta(minutes=store.spec(1).retry.no_answer_interval_minutes, seconds=1)
+    assert [c.attempt_number for c in store.claim_due(later, "x", 5)] == [2]  # the retry policy as before
+
+
+async def test_an_empty_machine_message_plays_nothing(dialler: Dialler, store: Store, config) -> None:
+    running_campaign(store, config, 1, machine_message="")
+    line = await machine_call(dialler)
+    assert line.audio_frames == 0 and dialler.voice.said == []
+    assert store.attempts_of(1)[0]["outcome"] == "machine"

@@ -38,3 +38,17 @@ def test_bad_fields_are_named(config: CampaignsConfig, changes: dict, field: str
     with pytest.raises(SpecError) as refused:
         parse_spec(example(**changes), config)
     assert refused.value.field == field
+
+
+def test_the_machine_message_defaults_to_the_kinds_is_bounded_and_may_be_empty(config: CampaignsConfig) -> None:
+    from campaigns import kinds
+
+    assert parse_spec(example(), config).machine_message == kinds.get("health_check").machine_message
+    assert parse_spec(example(machine_message=""), config).machine_message == ""  # nothing played
+    for bad in ("长" * (config.max_prompt_chars + 1), 42):
+        with pytest.raises(SpecError) as error:
+            parse_spec(example(machine_message=bad), config)
+        assert error.value.field == "machine_message"
+    stored = parse_spec(example(), config).to_dict()
+    del stored["machine_message"]  # a campaign stored before the field existed
+    assert spec_from_dict(stored).machine_message == ""
