@@ -11,6 +11,9 @@ echo "== ruff"; .venv-app/bin/ruff check . || rc=1
 echo "== Rasa environment: tests/assistant"
 .venv-rasa/bin/python -m pytest tests/assistant --confcutdir=tests/assistant -q -p no:cacheprovider "$@" || rc=1
 echo "== application environment: everything else"
-.venv-app/bin/python -m pytest tests --ignore=tests/assistant -q -p no:cacheprovider "$@" || rc=1
+# --tb=native: pytest's own traceback re-parses the test's source, and on CPython 3.11 a garbage collection inside
+# that parse (finalising an asyncio task) once raised "AST constructor recursion depth mismatch", an INTERNALERROR
+# that hid the failure and stopped the session; the interpreter's traceback needs no parse.
+.venv-app/bin/python -m pytest tests --ignore=tests/assistant -q -p no:cacheprovider --tb=native "$@" || rc=1
 cat "$GOVBOT_TEST_SKIP_NOTE"  # e.g. "skipped: 9 PostgreSQL/Redis tests — start PostgreSQL on …"; empty when all ran
 exit $rc

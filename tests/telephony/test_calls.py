@@ -181,25 +181,37 @@ async def test_twenty_callers_at_once(telephony, resident_voice: ResidentVoice) 
     request = resident_voice.speech_8k(REQUEST)
 
     async def resident(index: int) -> float:
-        phone = media[index]
-        await phone.connected(30)
-        await phone.wait_voiced(0, 20)
-        await phone.wait_quiet(0.6, 60)
-        phone.say(request)
-        spoken_end = await phone.wait_sent()
-        # 20 people talking at once need more recognition CPU than two cores have: the last wait long.
-        answered = await phone.wait_voiced(spoken_end, 180)
-        sipp.hangup(index)
+        phone, stage = media[index], "connected"
+        try:
+            await phone.connected(30)
+            stage = "greeting heard"
+            await phone.wait_voiced(0, 20)
+            stage = "greeting over"
+            await phone.wait_quiet(0.6, 60)
+            phone.say(request)
+            spoken_end = await phone.wait_sent()
+            # 20 people talking at once need more recognition CPU than two cores have: the last wait long.
+            stage = "answer heard"
+            answered = await phone.wait_voiced(spoken_end, 180)
+        except TimeoutError as exc:
+            raise AssertionError(f"caller {callers[index]}: {stage}: {exc}") from None
+        finally:
+            sipp.hangup(index)
         return answered - spoken_end
 
     await sipp.start()
     try:
-        latencies = await asyncio.gather(*(resident(i) for i in range(count)))
+        # Every caller is awaited to the end (return_exceptions): one that fails must not leave the others'
+        # tasks running into the next test on the session's event loop.
+        outcomes = await asyncio.gather(*(resident(i) for i in range(count)), return_exceptions=True)
         result = await sipp.wait()
     finally:
         sipp.kill()
         for phone in media:
             phone.close()
+    failed = [str(o) for o in outcomes if isinstance(o, BaseException)]
+    assert not failed, f"{len(failed)} of {count} callers: {failed[:5]}; health {telephony.health()}"
+    latencies = [o for o in outcomes if isinstance(o, float)]
     assert result.ok, result.output[-1500:] + result.errors[-1500:]
     callers_heard = {r["metadata"]["call"]["caller"] for r in telephony.gateway.received[before:]}
     assert callers_heard == set(callers)
