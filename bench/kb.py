@@ -97,8 +97,9 @@ def observe(service: SearchService, items: list[Item]) -> list[Observation]:
         vector = service.embedder.embed([item.query])[0]
         hits = service.index.search(item.query, vector, reviewed)
         features = calibration.Features.of(hits)
-        verdicts = outcome.review(service.verifier, item.query, hits.candidates, reviewed)
-        confidence = outcome.confidence(service.gate, service.verifier, item.query, hits.candidates, features)
+        question = service.verifier.analyse(item.query) if service.verifier else item.query
+        verdicts = outcome.review(service.verifier, question, hits.candidates, reviewed)
+        confidence = outcome.confidence(service.gate, service.verifier, question, hits.candidates, features)
         outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max,
                        confidence)
         ms = (time.perf_counter() - started) * 1000
@@ -214,9 +215,10 @@ def latency(service: SearchService, index: Index, items: list[Item], repeat: int
             started = time.perf_counter()
             vector = service.embedder.embed([item.query])[0]
             hits = index.search(item.query, vector, 3)
-            verdicts = outcome.review(service.verifier, item.query, hits.candidates, 3)
+            question = service.verifier.analyse(item.query) if service.verifier else item.query
+            verdicts = outcome.review(service.verifier, question, hits.candidates, 3)
             features = calibration.Features.of(hits)
-            confidence = outcome.confidence(service.gate, service.verifier, item.query, hits.candidates, features)
+            confidence = outcome.confidence(service.gate, service.verifier, question, hits.candidates, features)
             outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max,
                            confidence)
             timings.append((time.perf_counter() - started) * 1000)

@@ -159,15 +159,13 @@ class Index:
         picked.update(dict.fromkeys(int(self.keyword_rows[r]) for r in kw_hits))
         weight = self.config.keyword_weight
         ids = np.fromiter(picked, dtype=np.int64)
-        dense_groups = [self._dense_by_entry[e] for e in ids]
-        dense = _max_per_entry(dense_groups, lambda rows: self._xb[rows] @ q[0])
-        keyword = _max_per_entry([self._keyword_by_entry[e] for e in ids],
-                                 lambda rows: self.keyword.score_rows(qkw, rows))
+        dense, dense_mean = _per_entry([self._dense_by_entry[e] for e in ids], lambda rows: self._xb[rows] @ q[0])
+        keyword, _ = _per_entry([self._keyword_by_entry[e] for e in ids],
+                                lambda rows: self.keyword.score_rows(qkw, rows))
         fused = (1 - weight) * dense + weight * keyword
         order = np.argsort(-fused, kind="stable")[:k]
-        mean = _mean_per_entry([dense_groups[i] for i in order], lambda rows: self._xb[rows] @ q[0])
         candidates = [Candidate(self.entries[int(ids[i])], float(dense[i]), float(keyword[i]), float(fused[i]),
-                                float(mean[n])) for n, i in enumerate(order)]
+                                float(dense_mean[i])) for i in order]
         return Hits(candidates[:k], offtopic, q[0])
 
 
@@ -186,22 +184,19 @@ def _dense_index(vectors: np.ndarray, config: KbConfig) -> faiss.Index:
     return index
 
 
-def _max_per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Each entry's best row score, computed in one batch for all candidate rows (no per-entry calls)."""
+def _per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each entry's best and mean row score, from one batch of scores for all candidate rows (no per-entry calls)."""
     lengths = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    best = np.zeros(len(groups), dtype=np.float32)
+    mean = np.zeros(len(groups), dtype=np.float32)
     if not len(groups) or lengths.sum() == 0:
-        return np.zeros(len(groups), dtype=np.float32)
+        return best, mean
     scores = np.asarray(score(np.concatenate(groups)), dtype=np.float32)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    result = np.zeros(len(groups), dtype=np.float32)
     nonempty = lengths > 0
-    result[nonempty] = np.maximum.reduceat(scores, starts[nonempty])
-    return result
-
-
-def _mean_per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Each entry's mean row score; only for the few ranked candidates, so a plain loop is cheap."""
-    return np.array([float(np.mean(score(g))) if len(g) else 0.0 for g in groups], dtype=np.float32)
+    best[nonempty] = np.maximum.reduceat(scores, starts[nonempty])
+    mean[nonempty] = np.add.reduceat(scores, starts[nonempty]) / lengths[nonempty]
+    return best, mean
 
 
 def _group_rows(rows: np.ndarray, n_entries: int) -> list[np.ndarray]:

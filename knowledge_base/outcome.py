@@ -15,7 +15,7 @@ from knowledge_base import calibration
 from knowledge_base.calibration import ANSWER, CLARIFY, NONE, Features, Thresholds
 from knowledge_base.gate import Gate
 from knowledge_base.index import Candidate
-from knowledge_base.verifier import DECLINE, PASS, Verdict, Verifier
+from knowledge_base.verifier import DECLINE, PASS, Question, Verdict, Verifier
 
 UNCHECKED = Verdict(PASS, "未核对")
 
@@ -42,15 +42,16 @@ class Decision:
         }
 
 
-def review(verifier: Verifier | None, query: str, candidates: list[Candidate], k: int) -> list[Verdict]:
-    """The verifier's verdict on each of the first ``k`` candidates (the query is analysed once)."""
+def review(verifier: Verifier | None, query: Question | str, candidates: list[Candidate], k: int) -> list[Verdict]:
+    """The verifier's verdict on each of the first ``k`` candidates (the query is analysed once: pass the
+    :class:`Question` when the answer gate reads it too)."""
     if verifier is None:
         return [UNCHECKED] * min(k, len(candidates))
-    question = verifier.analyse(query)
+    question = verifier.analyse(query) if isinstance(query, str) else query
     return [verifier.check(question, c.entry) for c in candidates[:k]]
 
 
-def confidence(gate: Gate | None, verifier: Verifier | None, query: str, candidates: list[Candidate],
+def confidence(gate: Gate | None, verifier: Verifier | None, query: Question | str, candidates: list[Candidate],
                features: Features | None) -> float | None:
     """The answer gate's probability for the best candidate (None without a gate, a verifier or a candidate)."""
     if gate is None or verifier is None or not candidates or features is None:

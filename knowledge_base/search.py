@@ -219,8 +219,10 @@ class SearchService:
         reviewed = max(top, self.config.clarify_max)
         hits = index.search(query, vector, max(reviewed, 2))
         features = calibration.Features.of(hits)
-        verdicts = outcome.review(self.verifier, query, hits.candidates, reviewed)
-        confidence = outcome.confidence(self.gate, self.verifier, query, hits.candidates, features)
+        verifier = self.verifier
+        question = verifier.analyse(query) if verifier else query  # analysed once, for the verifier and the gate
+        verdicts = outcome.review(verifier, question, hits.candidates, reviewed)
+        confidence = outcome.confidence(self.gate, verifier, question, hits.candidates, features)
         decision = outcome.decide(features, hits.candidates, verdicts, self.thresholds, top, self.config.clarify_max,
                                   confidence)
         results = [
