@@ -36,7 +36,7 @@ from bench.report import percentile, table, write
 from knowledge_base import calibration, curation, files, outcome
 from knowledge_base.config import KbConfig
 from knowledge_base.entry import Entry
-from knowledge_base.index import Candidate, Index
+from knowledge_base.index import Candidate, Hits, Index
 from knowledge_base.search import SearchService
 from knowledge_base.store import Store
 from knowledge_base.verifier import Verdict
@@ -81,6 +81,7 @@ class Observation:
     candidates: list[Candidate] = dataclasses.field(default_factory=list, repr=False)
     verdicts: list[Verdict] = dataclasses.field(default_factory=list, repr=False)
     confidence: float | None = None
+    hits: Hits | None = dataclasses.field(default=None, repr=False)   # with the query vector (the gate's fitting)
 
     def outcome(self, t: calibration.Thresholds, clarify_max: int) -> str:
         """The outcome the search service would give with thresholds ``t`` (verifier and gate included)."""
@@ -99,12 +100,12 @@ def observe(service: SearchService, items: list[Item]) -> list[Observation]:
         features = calibration.Features.of(hits)
         question = service.verifier.analyse(item.query) if service.verifier else item.query
         verdicts = outcome.review(service.verifier, question, hits.candidates, reviewed)
-        confidence = outcome.confidence(service.gate, service.verifier, question, hits.candidates, features)
+        confidence = outcome.confidence(service.gate, service.verifier, question, hits, features)
         outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max,
                        confidence)
         ms = (time.perf_counter() - started) * 1000
         ranked = [c.entry.id for c in outcome.reranked(hits.candidates, verdicts)]
-        out.append(Observation(item, ranked, features, ms, hits.candidates, verdicts, confidence))
+        out.append(Observation(item, ranked, features, ms, hits.candidates, verdicts, confidence, hits))
     return out
 
 
@@ -218,7 +219,7 @@ def latency(service: SearchService, index: Index, items: list[Item], repeat: int
             question = service.verifier.analyse(item.query) if service.verifier else item.query
             verdicts = outcome.review(service.verifier, question, hits.candidates, 3)
             features = calibration.Features.of(hits)
-            confidence = outcome.confidence(service.gate, service.verifier, question, hits.candidates, features)
+            confidence = outcome.confidence(service.gate, service.verifier, question, hits, features)
             outcome.decide(features, hits.candidates, verdicts, service.thresholds, 3, service.config.clarify_max,
                            confidence)
             timings.append((time.perf_counter() - started) * 1000)

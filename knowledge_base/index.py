@@ -75,6 +75,8 @@ class Candidate:
     keyword: float
     fused: float
     dense_mean: float = 0.0   # mean cosine over the entry's wordings: one close alternate vs. all of them (the gate)
+    # The vector of its wording closest to the query (the answer gate compares the two).
+    nearest: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -165,8 +167,16 @@ class Index:
         fused = (1 - weight) * dense + weight * keyword
         order = np.argsort(-fused, kind="stable")[:k]
         candidates = [Candidate(self.entries[int(ids[i])], float(dense[i]), float(keyword[i]), float(fused[i]),
-                                float(dense_mean[i])) for i in order]
+                                float(dense_mean[i]), self._nearest(int(ids[i]), q[0])) for i in order]
         return Hits(candidates[:k], offtopic, q[0])
+
+    def _nearest(self, entry: int, query_vector: np.ndarray) -> np.ndarray:
+        """The vector of the entry's wording closest to the query (a copy: the index's storage stays private)."""
+        rows = self._dense_by_entry[entry]
+        if not len(rows):
+            return np.zeros(self.dim, dtype=np.float32)
+        vectors = self._xb[rows]
+        return np.array(vectors[int(np.argmax(vectors @ query_vector))])
 
 
 def _dense_index(vectors: np.ndarray, config: KbConfig) -> faiss.Index:

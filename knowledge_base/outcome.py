@@ -14,7 +14,7 @@ from typing import Any
 from knowledge_base import calibration
 from knowledge_base.calibration import ANSWER, CLARIFY, NONE, Features, Thresholds
 from knowledge_base.gate import Gate
-from knowledge_base.index import Candidate
+from knowledge_base.index import Candidate, Hits
 from knowledge_base.verifier import DECLINE, PASS, Question, Verdict, Verifier
 
 UNCHECKED = Verdict(PASS, "未核对")
@@ -51,12 +51,12 @@ def review(verifier: Verifier | None, query: Question | str, candidates: list[Ca
     return [verifier.check(question, c.entry) for c in candidates[:k]]
 
 
-def confidence(gate: Gate | None, verifier: Verifier | None, query: Question | str, candidates: list[Candidate],
+def confidence(gate: Gate | None, verifier: Verifier | None, query: Question | str, hits: Hits,
                features: Features | None) -> float | None:
     """The answer gate's probability for the best candidate (None without a gate, a verifier or a candidate)."""
-    if gate is None or verifier is None or not candidates or features is None:
+    if gate is None or verifier is None or not hits.candidates or features is None:
         return None
-    return gate.confidence(verifier, query, candidates[0], features)
+    return gate.confidence(verifier, query, hits, features)
 
 
 def reranked(candidates: list[Candidate], verdicts: list[Verdict]) -> list[Candidate]:

@@ -93,14 +93,17 @@ class VerifierFile:
             log.exception("对照组文件无法加载，继续使用旧的对照组")
 
 
-def load_gate(config: KbConfig) -> Gate | None:
-    """The answer gate, when enabled; a missing or broken file fails at start-up, not at the first question."""
+def load_gate(config: KbConfig, embedder: Embedder) -> Gate | None:
+    """The answer gate, when enabled; a missing or broken file, or one fitted for another embedder, fails at
+    start-up, not at the first question."""
     if not config.answer_gate_enabled:
         return None
     if not config.verifier_enabled:
         log.warning("答复把关模型需要核对器（verifier_enabled），已停用")
         return None
-    return Gate.load(settings.resolve_path(config.answer_gate_file))
+    gate = Gate.load(settings.resolve_path(config.answer_gate_file))
+    gate.check_embedder(embedder.name, embedder.dim)
+    return gate
 
 
 def open_store(config: KbConfig) -> Store:
@@ -118,7 +121,7 @@ class SearchService:
         self._cache = cache if shared else VectorCache(self.embedder, self.store)
         self._anchors = load_anchors(self.config)
         self._verifier_file = VerifierFile(self.config)
-        self.gate = load_gate(self.config)
+        self.gate = load_gate(self.config, self.embedder)
         self._index: Index | None = None
         self._build_lock = threading.Lock()
         self._wake = threading.Event()
@@ -222,7 +225,7 @@ class SearchService:
         verifier = self.verifier
         question = verifier.analyse(query) if verifier else query  # analysed once, for the verifier and the gate
         verdicts = outcome.review(verifier, question, hits.candidates, reviewed)
-        confidence = outcome.confidence(self.gate, verifier, question, hits.candidates, features)
+        confidence = outcome.confidence(self.gate, verifier, question, hits, features)
         decision = outcome.decide(features, hits.candidates, verdicts, self.thresholds, top, self.config.clarify_max,
                                   confidence)
         results = [
