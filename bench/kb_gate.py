@@ -30,7 +30,7 @@ from bench.report import table
 from common import settings
 from knowledge_base import calibration
 from knowledge_base.config import KbConfig
-from knowledge_base.gate import FEATURES, VECTOR_PARTS, Gate, gate_inputs
+from knowledge_base.gate import FEATURES, Gate, gate_inputs, input_size
 from knowledge_base.search import SearchService
 
 REGULARISATION_C = 1.0   # inverse L2 strength of the lexical features: 0.1 and 10 did no better on held-out files
@@ -98,9 +98,8 @@ def fit(rows: list[Row], embedder: str, dim: int) -> Gate:
     population = [r for r in rows if r.by_thresholds == calibration.ANSWER]
     x = np.array([r.x for r in population], dtype=np.float64)
     y = np.array([r.right for r in population], dtype=np.float64)
-    if x.shape[1] != len(FEATURES) + len(VECTOR_PARTS) * dim:
-        raise ValueError(f"rows have {x.shape[1]} inputs, the gate for {dim} dimensions reads "
-                         f"{len(FEATURES) + len(VECTOR_PARTS) * dim}")
+    if x.shape[1] != input_size(dim):
+        raise ValueError(f"rows have {x.shape[1]} inputs, the gate for {dim} dimensions reads {input_size(dim)}")
     scaler = StandardScaler().fit(x)
     z = scaler.transform(x)
     weight = np.where(y == 1, len(y) / (2 * max(y.sum(), 1)), len(y) / (2 * max(len(y) - y.sum(), 1)))
@@ -125,17 +124,17 @@ def fit(rows: list[Row], embedder: str, dim: int) -> Gate:
         return tuple(float(f"{v:.{SIGNIFICANT}g}") for v in values)
 
     return Gate(kept(scaler.mean_), kept(np.where(scaler.scale_ > 0, scaler.scale_, 1.0)), kept(result.x[:-1]),
-                float(f"{result.x[-1]:.{SIGNIFICANT}g}"), embedder, dim, counts)
+                kept(result.x[-1:])[0], embedder, dim, counts)
 
 
-def rates(rows: list[Row], gate: Gate | None, min_confidence: float) -> tuple[float, float]:
-    """Near misses answered (wrong) and covered questions answered right, in %."""
-    def answered(r: Row) -> bool:
+def rates(judged: list[tuple[Row, Gate | None]], min_confidence: float) -> tuple[float, float]:
+    """Near misses answered (wrong) and covered questions answered right, in %, each row by its own gate."""
+    def answered(r: Row, gate: Gate | None) -> bool:
         return r.decided == calibration.ANSWER and (gate is None or gate.probability(r.x) >= min_confidence)
-    near = [r for r in rows if r.near_miss]
-    covered = [r for r in rows if not r.near_miss]
-    return (100 * sum(map(answered, near)) / max(len(near), 1),
-            100 * sum(answered(r) and r.right for r in covered) / max(len(covered), 1))
+    near = [(r, g) for r, g in judged if r.near_miss]
+    covered = [(r, g) for r, g in judged if not r.near_miss]
+    return (100 * sum(answered(r, g) for r, g in near) / max(len(near), 1),
+            100 * sum(answered(r, g) and r.right for r, g in covered) / max(len(covered), 1))
 
 
 def held_out(rows: list[Row], min_confidence: float, embedder: str, dim: int) -> list[tuple[str, str]]:
@@ -146,16 +145,13 @@ def held_out(rows: list[Row], min_confidence: float, embedder: str, dim: int) ->
         test = [r for r in rows if r.source == source]
         gate = fit([r for r in rows if r.source != source], embedder, dim)
         pooled += [(r, gate) for r in test]
-        (w0, c0), (w1, c1) = rates(test, None, min_confidence), rates(test, gate, min_confidence)
+        (w0, c0) = rates([(r, None) for r in test], min_confidence)
+        (w1, c1) = rates([(r, gate) for r in test], min_confidence)
         out.append((f"{source} (held out): near misses answered %", f"{w0:.1f} -> {w1:.1f}"))
         out.append((f"{source} (held out): covered answered right %", f"{c0:.1f} -> {c1:.1f}"))
-    near = [(r, g) for r, g in pooled if r.near_miss]
-    covered = [(r, g) for r, g in pooled if not r.near_miss]
-    wrong = sum(r.decided == calibration.ANSWER and g.probability(r.x) >= min_confidence for r, g in near)
-    right = sum(r.decided == calibration.ANSWER and r.right and g.probability(r.x) >= min_confidence
-                for r, g in covered)
-    out.append(("all files, each held out: near misses answered %", f"{100 * wrong / max(len(near), 1):.2f}"))
-    out.append(("all files, each held out: covered answered right %", f"{100 * right / max(len(covered), 1):.1f}"))
+    wrong, right = rates(pooled, min_confidence)
+    out.append(("all files, each held out: near misses answered %", f"{wrong:.2f}"))
+    out.append(("all files, each held out: covered answered right %", f"{right:.1f}"))
     return out
 
 

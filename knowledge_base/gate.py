@@ -40,6 +40,11 @@ FEATURES = ("fused", "dense", "keyword", "dense_mean", "margin", "lead", "conten
 VECTOR_PARTS = ("product", "distance")   # u·v and |u − v|, per dimension
 
 
+def input_size(dim: int) -> int:
+    """How many values the gate reads for an embedder of ``dim`` dimensions."""
+    return len(FEATURES) + len(VECTOR_PARTS) * dim
+
+
 class GateFileError(ValueError):
     """A gate file that cannot be used (missing, malformed, or for other features than this code computes)."""
 
@@ -111,13 +116,12 @@ class Gate:
                                 f"{', '.join(VECTOR_PARTS)}），请重新拟合：python -m bench.kb_gate")
         try:
             mean, scale, coef = (tuple(float(v) for v in data[k]) for k in ("mean", "scale", "coef"))
-            intercept, embedder, dim = float(data["intercept"]), str(data["embedder"]), int(data["dim"])
+            intercept, embedder, dim = float(data["intercept"]), data["embedder"], int(data["dim"])
         except (KeyError, TypeError, ValueError) as exc:
             raise GateFileError(f"答复把关模型文件格式错误：{exc}") from None
-        if not isinstance(data["embedder"], str) or not embedder:
+        if not isinstance(embedder, str) or not embedder:
             raise GateFileError("答复把关模型文件须写明拟合时所用的 embedder")
-        size = len(FEATURES) + len(VECTOR_PARTS) * dim
-        if dim < 1 or not len(mean) == len(scale) == len(coef) == size or any(s <= 0 for s in scale):
+        if dim < 1 or not len(mean) == len(scale) == len(coef) == input_size(dim) or any(s <= 0 for s in scale):
             raise GateFileError("答复把关模型文件的系数个数或标准差不对")
         return cls(mean, scale, coef, intercept, embedder, dim, dict(data.get("fitted_on") or {}))
 
