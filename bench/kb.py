@@ -272,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {
             "embedder": service.embedder.name, "entries": len(service.index), "indexed_texts": texts,
             "thresholds": dataclasses.asdict(service.thresholds), "keyword_weight": config.keyword_weight,
+            "answer_weight": config.answer_weight,
             "verifier": service.verifier is not None,
             **{k: v for k, v in result.items() if k != "misses"},
             "nearmiss_dev": {k: v for k, v in dev.items() if k != "misses"}, "nearmiss_blind": blind,

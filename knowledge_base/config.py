@@ -24,6 +24,7 @@ class KbConfig:
     seed_file: str
     seed_status: str
     keyword_weight: float
+    answer_weight: float
     keyword_ngram_min: int
     keyword_ngram_max: int
     candidates: int
@@ -62,7 +63,12 @@ class KbConfig:
                 raise KeyError(f"settings.toml [knowledge_base] lacks {f.name}")
             raw = conf[f.name]
             values[f.name] = {"float": float, "int": int, "str": str, "bool": _bool}[str(f.type)](raw)
-        return cls(**values)
+        config = cls(**values)
+        if not (0 <= config.keyword_weight and 0 <= config.answer_weight
+                and config.keyword_weight + config.answer_weight < 1):
+            raise ValueError("settings.toml [knowledge_base] keyword_weight 与 answer_weight 须不小于 0，"
+                             "且两者之和小于 1（余下的是语义向量的权重）")
+        return config
 
     @property
     def resolved_db_url(self) -> str:

@@ -1,4 +1,10 @@
-"""An immutable search index over the served entries: dense (faiss) + keyword leg + off-topic anchors.
+"""An immutable search index over the served entries: dense (faiss), two keyword legs, off-topic anchors.
+
+The legs: the embedder's cosine to the entry's wordings (question, alternates, "also answers"); character
+n-grams of those wordings; character n-grams of the entry's *answer*. The answer leg is there because
+residents often ask about a detail only the answer names (保温箱, 起付线, 加装电梯): no wording of
+the entry says it, so the wording legs rank a neighbour first. On the spent near-miss files' covered
+questions it raised top-1 from 0.937 to 0.964 for the blind writers (docs/measurements.md).
 
 Immutable on purpose: a rebuild makes a whole new ``Index`` and the search service swaps one
 reference, so a reader holds either the old index or the new one, never a half-built one.
@@ -75,6 +81,7 @@ class Candidate:
     keyword: float
     fused: float
     dense_mean: float = 0.0   # mean cosine over the entry's wordings: one close alternate vs. all of them (the gate)
+    answer: float = 0.0       # character n-gram cosine of the query to the entry's answer
     # The vector of its wording closest to the query (the answer gate compares the two).
     nearest: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -103,6 +110,8 @@ class Index:
             self._xb = vectors
         self._dense_by_entry = _group_rows(dense_rows, len(entries))
         self._keyword_by_entry = _group_rows(keyword_rows, len(entries))
+        # One row per entry, in entry order: an answer's row number is its entry's.
+        self.answers = KeywordIndex([e.answer for e in entries], config.keyword_ngram_min, config.keyword_ngram_max)
 
     @classmethod
     def build(cls, entries: list[Entry], cache: VectorCache, anchors: list[str], config: KbConfig,
@@ -145,38 +154,42 @@ class Index:
 
     @property
     def nbytes(self) -> int:
-        return self._xb.nbytes + self.keyword.nbytes + self.dense_rows.nbytes + self.keyword_rows.nbytes
+        return (self._xb.nbytes + self.keyword.nbytes + self.answers.nbytes + self.dense_rows.nbytes
+                + self.keyword_rows.nbytes)
 
     def search(self, query: str, query_vector: np.ndarray, k: int) -> Hits:
-        """Entries ranked by the fused score; both legs nominate candidates, both score every candidate."""
+        """Entries ranked by the fused score; every leg nominates candidates, every leg scores every candidate."""
         q = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
         offtopic = float((self.anchors @ q[0]).max()) if len(self.anchors) else -1.0
         if not self.entries:
             return Hits([], offtopic, q[0])
         n = self.config.candidates
         _, dense_hits = self.faiss.search(q, min(n, self.faiss.ntotal))
-        qkw = self.keyword.vector(query)
+        qkw, qans = self.keyword.vector(query), self.answers.vector(query)
         kw_hits, _ = self.keyword.top(qkw, n)
+        answer_hits, _ = self.answers.top(qans, n)
         picked = dict.fromkeys(int(self.dense_rows[r]) for r in dense_hits[0] if r >= 0)
         picked.update(dict.fromkeys(int(self.keyword_rows[r]) for r in kw_hits))
-        weight = self.config.keyword_weight
+        picked.update(dict.fromkeys(int(e) for e in answer_hits))
         ids = np.fromiter(picked, dtype=np.int64)
-        dense, dense_mean = _per_entry([self._dense_by_entry[e] for e in ids], lambda rows: self._xb[rows] @ q[0])
-        keyword, _ = _per_entry([self._keyword_by_entry[e] for e in ids],
-                                lambda rows: self.keyword.score_rows(qkw, rows))
-        fused = (1 - weight) * dense + weight * keyword
+        dense, dense_mean, nearest_row = _per_entry([self._dense_by_entry[e] for e in ids],
+                                                    lambda rows: self._xb[rows] @ q[0])
+        keyword, _, _ = _per_entry([self._keyword_by_entry[e] for e in ids],
+                                   lambda rows: self.keyword.score_rows(qkw, rows))
+        answer = self.answers.score_rows(qans, ids)
+        w, a = self.config.keyword_weight, self.config.answer_weight
+        fused = (1 - w - a) * dense + w * keyword + a * answer
         order = np.argsort(-fused, kind="stable")[:k]
         candidates = [Candidate(self.entries[int(ids[i])], float(dense[i]), float(keyword[i]), float(fused[i]),
-                                float(dense_mean[i]), self._nearest(int(ids[i]), q[0])) for i in order]
-        return Hits(candidates[:k], offtopic, q[0])
+                                float(dense_mean[i]), float(answer[i]), self._vector(int(nearest_row[i])))
+                      for i in order]
+        return Hits(candidates, offtopic, q[0])
 
-    def _nearest(self, entry: int, query_vector: np.ndarray) -> np.ndarray:
-        """The vector of the entry's wording closest to the query (a copy: the index's storage stays private)."""
-        rows = self._dense_by_entry[entry]
-        if not len(rows):
+    def _vector(self, row: int) -> np.ndarray:
+        """A copy of one wording's vector (the index's storage stays private); zeros for an entry without one."""
+        if row < 0:
             return np.zeros(self.dim, dtype=np.float32)
-        vectors = self._xb[rows]
-        return np.array(vectors[int(np.argmax(vectors @ query_vector))])
+        return np.array(self._xb[row])
 
 
 def _dense_index(vectors: np.ndarray, config: KbConfig) -> faiss.Index:
@@ -194,19 +207,26 @@ def _dense_index(vectors: np.ndarray, config: KbConfig) -> faiss.Index:
     return index
 
 
-def _per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Each entry's best and mean row score, from one batch of scores for all candidate rows (no per-entry calls)."""
+def _per_entry(groups: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray],
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each entry's best and mean row score and its best row (-1 for none), from one batch of scores for all
+    candidate rows (no per-entry calls)."""
     lengths = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
     best = np.zeros(len(groups), dtype=np.float32)
     mean = np.zeros(len(groups), dtype=np.float32)
+    best_row = np.full(len(groups), -1, dtype=np.int64)
     if not len(groups) or lengths.sum() == 0:
-        return best, mean
-    scores = np.asarray(score(np.concatenate(groups)), dtype=np.float32)
+        return best, mean, best_row
+    rows = np.concatenate(groups)
+    scores = np.asarray(score(rows), dtype=np.float32)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     nonempty = lengths > 0
     best[nonempty] = np.maximum.reduceat(scores, starts[nonempty])
     mean[nonempty] = np.add.reduceat(scores, starts[nonempty]) / lengths[nonempty]
-    return best, mean
+    # Sorted by entry, best score first within each: the first of each entry's run is its best row.
+    by_entry_then_score = np.lexsort((-scores, np.repeat(np.arange(len(groups)), lengths)))
+    best_row[nonempty] = rows[by_entry_then_score[starts[nonempty]]]
+    return best, mean, best_row
 
 
 def _group_rows(rows: np.ndarray, n_entries: int) -> list[np.ndarray]:

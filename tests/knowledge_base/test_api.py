@@ -11,7 +11,7 @@ from knowledge_base.search import SearchService
 
 
 async def test_public_search_get_and_post(app: Sanic, seeded: SearchService) -> None:
-    _, res = await app.asgi_client.get("/api/kb/search", params={"q": "公积金租房能取吗", "top": "2"})
+    _, res = await app.asgi_client.get("/api/kb/search", params={"q": "租房能提取公积金吗", "top": "2"})
     assert res.status == 200
     assert res.json["outcome"] == "answer" and res.json["results"][0]["id"] == "gjj-001"
     assert len(res.json["results"]) == 2
