@@ -26,7 +26,7 @@ from campaigns.dialler_config import DiallerConfig
 from campaigns.dialler_script import CallEnded, Heard
 from campaigns.model import END_KEY, Question
 from speech.base import AsrEngine
-from speech.normalize import join_han, normalize, to_simplified
+from speech.normalize import as_said, numbers_to_digits
 from telephony import audiosocket
 from telephony.asr_pool import AsrPool
 from telephony.audiosocket import Kind, ProtocolError
@@ -118,7 +118,8 @@ class OutboundCall:
                     return Heard(keys=keys)
                 keys += event.digit
             elif event.text and not keys:
-                return Heard(text=normalize(event.text), said=join_han(to_simplified(event.text.strip())))
+                said = as_said(event.text)
+                return Heard(text=numbers_to_digits(said), said=said)
 
     async def _next_event(self) -> Utterance | Key | None:
         return await self.events.get()

@@ -65,6 +65,12 @@ def numbers_to_digits(text: str) -> str:
     return _QUANTITY.sub(quantity, text)
 
 
+def as_said(text: str) -> str:
+    """The transcript as the resident said it, in Simplified characters (numbers still in words: a resident's
+    own words read back to them, 三点半 not 3.5)."""
+    return join_han(to_simplified(text.strip()))
+
+
 def normalize(text: str) -> str:
     """The transcript as the assistant should see it."""
-    return numbers_to_digits(join_han(to_simplified(text.strip())))
+    return numbers_to_digits(as_said(text))

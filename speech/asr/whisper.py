@@ -112,11 +112,10 @@ class WhisperEngine(AsrEngine):
         self.pad = np.zeros(int(self.options.pad_s * WHISPER_RATE), dtype=np.float32)
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language="zh")
         opts = self.options
-        previous = self.tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
-        self.prompt = self.model.get_prompt(self.tokenizer, previous, without_timestamps=opts.without_timestamps)
+        self._previous = self.tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
+        self.prompt = self._prompt(None)
         # Short answers (是的, 不是) are decoded without the hotwords: like the old prompt, they leaked into them.
-        self.hot_prompt = self.model.get_prompt(self.tokenizer, previous, without_timestamps=opts.without_timestamps,
-                                                hotwords=opts.hotwords)
+        self.hot_prompt = self._prompt(opts.hotwords)
 
     @classmethod
     def from_settings(cls, conf: dict[str, Any]) -> WhisperEngine:
@@ -133,10 +132,12 @@ class WhisperEngine(AsrEngine):
     @lru_cache(maxsize=256)  # noqa: B019 - one engine per process; a campaign has a few questions
     def answer_prompt(self, phrases: tuple[str, ...]) -> tuple[int, ...]:
         """The decoder prompt with a question's expected answers as hotwords (cached: questions repeat)."""
-        opts = self.options
-        previous = self.tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
-        return tuple(self.model.get_prompt(self.tokenizer, previous, without_timestamps=opts.without_timestamps,
-                                           hotwords="，".join(phrases)))
+        return tuple(self._prompt("，".join(phrases)))
+
+    def _prompt(self, hotwords: str | None) -> list[int]:
+        """The decoder prompt: the initial prompt's tokens, then ``hotwords`` when given."""
+        return self.model.get_prompt(self.tokenizer, self._previous, without_timestamps=self.options.without_timestamps,
+                                     hotwords=hotwords)
 
     def transcribe(self, audio: Audio, phrases: list[str] | None = None) -> str:
         return self.decode(audio).text
