@@ -1,8 +1,8 @@
 """Fit the answer gate (knowledge_base/gate.py) on the labelled sets that may be fitted on, and show what it does.
 
-What it is fitted on: every near-miss set that is *not* the blind one (``kb_nearmiss.DEV_FILES``: the dev
-set and the spent blind sets) and the seed's *calibration* split — never the seed's evaluation split nor
-the blind set, so ``make bench-kb`` still judges it on questions it never saw. The population is what
+What it is fitted on: every near-miss set that is *not* blind (``kb_nearmiss.DEV_FILES``: the dev set and
+the spent blind sets) and the seed's *calibration* split — never the seed's evaluation split nor the
+blind sets, so ``make bench-kb`` still judges it on questions it never saw. The population is what
 the gate will face: questions whose best entry already clears the answer thresholds; the label is
 whether that entry is the one that answers the question (a near miss never is).
 
