@@ -68,11 +68,14 @@ def phone(stack) -> Iterator[Phone]:
 async def test_a_phoned_complaint_reaches_the_assistant_and_is_answered(stack, phone: Phone,
                                                                        resident_voice: ResidentVoice) -> None:
     started = time.time()
+    # Before the call: a sentence not yet cached is rendered now. Rendered inside the call, it blocked the test
+    # phone's RTP for seconds on a fresh machine, and Asterisk's AudioSocket hangs up after 2 s of no audio.
+    request = resident_voice.speech_8k(REQUEST)
 
     async def resident(media: CallMedia) -> float:
         await media.wait_voiced(0, 15)  # the greeting
         await media.wait_quiet(0.6, 30)
-        media.say(resident_voice.speech_8k(REQUEST))
+        media.say(request)
         spoken_end = await media.wait_sent()
         answer_at = await media.wait_voiced(spoken_end, 120)
         await media.wait_quiet(1.2, 120)  # the answer has been spoken: its words are in the call log
@@ -100,6 +103,7 @@ async def test_a_spoken_complaint_is_filed_as_a_ticket_and_its_number_is_spoken(
     """The issue's "done when": a recorded Mandarin complaint over sipp → Asterisk → voice bot → assistant
     gets a spoken answer and a ticket in the dispatch backend, with the caller's number as the contact."""
     started = time.time()
+    complaint, place = resident_voice.speech_8k(COMPLAINT), resident_voice.speech_8k(PLACE)  # before the call
 
     def bot_lines() -> list[str]:
         return [line["text"] for line in call_log(phone, started) if line["who"] == "bot"]
@@ -119,7 +123,7 @@ async def test_a_spoken_complaint_is_filed_as_a_ticket_and_its_number_is_spoken(
     async def resident(media: CallMedia) -> list[str]:
         await media.wait_voiced(0, 15)  # the greeting
         await media.wait_quiet(0.6, 30)
-        said = await reply_to(media, lambda: media.say(resident_voice.speech_8k(COMPLAINT)))
+        said = await reply_to(media, lambda: media.say(complaint))
         steps: list[str] = []
         for _ in range(4):  # a question (place), the read-back, the ticket
             if TICKET.search(said):
@@ -129,7 +133,7 @@ async def test_a_spoken_complaint_is_filed_as_a_ticket_and_its_number_is_spoken(
                 said = await reply_to(media, lambda: media.press("1"))
             elif "哪里" in said or "位置" in said:
                 steps.append("place")
-                said = await reply_to(media, lambda: media.say(resident_voice.speech_8k(PLACE)))
+                said = await reply_to(media, lambda: media.say(place))
             else:
                 raise AssertionError(f"unexpected question on the phone: {said}")
         raise AssertionError(f"no ticket after {steps}: {bot_lines()}")
