@@ -1,4 +1,5 @@
-"""What the campaigns API tests share: a private data dir and a gateway app with the campaigns blueprint."""
+"""What the campaigns API tests share: a private data dir, a gateway app with the campaigns blueprint, and the
+API's own store for the test to work as a dialler would."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 from sanic import Sanic
 
+from campaigns.config import CampaignsConfig
+from campaigns.store import Store
 from common import settings
 from common.web import install_error_handlers
 from gateway.campaigns_api import blueprint
@@ -37,3 +40,10 @@ def campaigns_app(prefix: str) -> Sanic:
 
 def forget(app: Sanic) -> None:
     Sanic._app_registry.pop(app.name, None)
+
+
+def api_store() -> Iterator[Store]:
+    """The store the API opens (the same file in the private data dir), for a fixture to ``yield from``."""
+    made = Store(CampaignsConfig.load())
+    yield made
+    made.close()

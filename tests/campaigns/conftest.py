@@ -30,6 +30,9 @@ ROOT = settings.ROOT
 EXAMPLE = ROOT / "campaigns" / "examples" / "health_check.yaml"
 NOW = datetime(2026, 3, 2, 1, 5, tzinfo=timezone.utc)  # 09:05 Asia/Shanghai
 PG_URL = os.environ.get("GOVBOT_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+# A well resident's answers to the example health check, and a feverish one's.
+NORMAL = {"temperature": 36.5, "cough": "no", "other_symptoms": "no", "needs": "none"}
+FEVER = {**NORMAL, "temperature": 38.2}
 
 
 def make_config(**overrides: Any) -> CampaignsConfig:

@@ -13,14 +13,10 @@ from urllib.parse import quote
 import pytest
 from sanic import Sanic
 
-from campaigns.config import CampaignsConfig
 from campaigns.store import Store
 from common.web import staff_token
-from tests.campaigns.apps import campaigns_app, forget, private_data_dir
-from tests.campaigns.conftest import NOW, make_spec, residents
-
-NORMAL = {"temperature": 36.5, "cough": "no", "other_symptoms": "no", "needs": "none"}
-FEVER = {**NORMAL, "temperature": 38.2}
+from tests.campaigns.apps import api_store, campaigns_app, forget, private_data_dir
+from tests.campaigns.conftest import FEVER, NORMAL, NOW, make_spec, residents
 
 
 @pytest.fixture(autouse=True)
@@ -38,9 +34,7 @@ def app() -> Iterator[Sanic]:
 @pytest.fixture
 def store() -> Iterator[Store]:
     """The API's store (the same file), used here as a dialler would."""
-    made = Store(CampaignsConfig.load())
-    yield made
-    made.close()
+    yield from api_store()
 
 
 async def call(app: Sanic, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,

@@ -14,14 +14,11 @@ from urllib.parse import quote, unquote
 import pytest
 from sanic import Sanic
 
-from campaigns.config import CampaignsConfig
 from campaigns.store import Store
 from campaigns.targets import Target
 from common.web import staff_token
-from tests.campaigns.apps import campaigns_app, forget, private_data_dir
-from tests.campaigns.conftest import NOW, make_spec
-
-NORMAL = {"temperature": 36.5, "cough": "no", "other_symptoms": "no", "needs": "none"}
+from tests.campaigns.apps import api_store, campaigns_app, forget, private_data_dir
+from tests.campaigns.conftest import NORMAL, NOW, make_spec
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +36,7 @@ def app() -> Iterator[Sanic]:
 @pytest.fixture
 def store() -> Iterator[Store]:
     """The API's store (the same file), used here as operators and a dialler would."""
-    made = Store(CampaignsConfig.load())
-    yield made
-    made.close()
+    yield from api_store()
 
 
 async def get(app: Sanic, path: str, headers: dict[str, str] | None = None) -> Any:

@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from campaigns.store import NotFound, Store
-from tests.campaigns.conftest import NOW, make_config, running_campaign
+from tests.campaigns.conftest import FEVER, NORMAL, NOW, make_config, running_campaign
 
-NORMAL = {"temperature": 36.5, "cough": "no", "other_symptoms": "no", "needs": "none"}
-FEVER = {**NORMAL, "temperature": 38.2}
 LATER = NOW + timedelta(minutes=11)  # past the busy retry interval (10 minutes)
 LONG_LEASE_S = 3600  # the call on the line still holds its lease at LATER without renewing
 

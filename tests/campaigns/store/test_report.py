@@ -13,12 +13,10 @@ from campaigns import export
 from campaigns.config import CampaignsConfig
 from campaigns.store import NotFound, Store
 from campaigns.targets import Target
-from tests.campaigns.conftest import NOW, make_spec
+from tests.campaigns.conftest import FEVER, NORMAL, NOW, make_spec
 
 DAY = date(2026, 3, 2)
 AFTER_WINDOW = NOW + timedelta(hours=11)  # 20:05 local: the day's only slot is over
-NORMAL = {"temperature": 36.5, "cough": "no", "other_symptoms": "no", "needs": "none"}
-FEVER = {**NORMAL, "temperature": 38.2}
 # name → (community, grid); the order is the order they are claimed in
 RESIDENTS = {"甲": ("东湖社区", "一网格"), "乙": ("东湖社区", "一网格"), "丙": ("东湖社区", "二网格"),
              "丁": ("西湖社区", ""), "戊": ("西湖社区", "三网格"), "己": ("西湖社区", "三网格")}
