@@ -38,7 +38,7 @@ class AnswerEars(AsrEngine):
 
     def __init__(self, engine: AsrEngine, conf: DiallerConfig) -> None:
         self.engine, self.conf = engine, conf
-        self.name = getattr(engine, "name", "")
+        self.name = engine.name
         self.question: Question | None = None
 
     def recognizer(self, sample_rate: int, phrases: list[str] | None = None) -> StreamingRecognizer:

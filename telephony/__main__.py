@@ -16,7 +16,7 @@ from telephony import health
 from telephony.ami import AmiClient
 from telephony.assistant import AssistantClient
 from telephony.state import CallSettings
-from telephony.voice import EngineMissing, PhoneVoice, describe, load_asr, load_tts
+from telephony.voice import EngineMissing, PhoneVoice, load_asr, load_tts
 from telephony.voicebot import VoiceBot
 
 
@@ -41,12 +41,12 @@ async def serve(bot: VoiceBot, conf: dict, log) -> None:
     await bot.start(conf["host"], int(conf["audiosocket_port"]))
 
     def status() -> dict:
-        return {"status": "ok", "asr": describe(bot.asr), "calls_active": len(bot.sessions),
+        return {"status": "ok", "asr": bot.asr.name, "calls_active": len(bot.sessions),
                 "calls_total": bot.calls_total, "ami_connected": bool(bot.ami and bot.ami.connected)}
 
     server = await health.serve(conf["host"], int(conf["health_port"]), status)
     log.info("voice bot on %s:%s (AudioSocket), health on :%s, ASR %s", conf["host"], conf["audiosocket_port"],
-             conf["health_port"], describe(bot.asr))
+             conf["health_port"], bot.asr.name)
     await stop.wait()
     log.info("stopping")
     server.close()

@@ -49,8 +49,7 @@ class Listener:
             silence_timeout_s=conf.max_call_s * 2, energy_threshold_db=conf.speech_threshold_dbfs,
             min_speech_s=conf.speech_start_ms / 1000))
         check = SpeechCheck.from_settings(settings.section("speech"))
-        # ``getattr``: a recogniser double without a name (the admission tests pass a bare object) is not checked.
-        self.speech_check = check if check.applies_to(getattr(engine, "name", "")) else None
+        self.speech_check = check if check.applies_to(engine.name) else None
         self._audio = bytearray()  # the utterance being heard, for the speech check
         self.preroll: deque[bytes] = deque(maxlen=max(1, int(conf.preroll_ms / 1000 / frame_s)))
         self.chunk_bytes = max(FRAME_BYTES, int(conf.asr_chunk_ms / FRAME_MS) * FRAME_BYTES)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
 
 from speech.base import AsrEngine, Audio, TtsEngine
 from telephony.audiosocket import SAMPLE_RATE, split_frames
@@ -102,6 +101,3 @@ class PhoneVoice:
                 self.cache[text] = await asyncio.to_thread(self._cached_prompt, text)
         log.info("%d phone prompts ready", len(self.cache))
 
-
-def describe(engine: Any) -> str:
-    return getattr(engine, "name", type(engine).__name__)

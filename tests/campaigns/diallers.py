@@ -75,6 +75,23 @@ class DiallerProcess:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def kill9_when(self, predicate: Any, limit_s: float, what: str) -> None:
+        """SIGKILL at a moment when ``predicate()`` holds of the store.
+
+        Why frozen: a poll that sees calls in flight and a kill a moment later race — on a loaded machine the
+        calls seen can all end in between (CI saw none left). SIGSTOP first, so the process writes nothing
+        while the predicate reads the store; what it saw is what the kill leaves behind.
+        """
+        deadline = time.monotonic() + limit_s
+        while True:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+            if predicate():
+                self.kill9()
+                return
+            os.kill(self.proc.pid, signal.SIGCONT)
+            assert time.monotonic() < deadline, what
+            time.sleep(POLL_S)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

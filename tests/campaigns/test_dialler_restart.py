@@ -61,9 +61,8 @@ async def test_a_dialler_killed_mid_campaign_resumes_without_a_double_call_or_a_
     try:
         await asyncio.to_thread(first.wait_ready)
         campaign_id = start_campaign(store, store.config, RESIDENTS, CHANNELS)
-        await asyncio.to_thread(wait_until, lambda: mid_campaign(store, campaign_id), PHASE_S,
+        await asyncio.to_thread(first.kill9_when, lambda: mid_campaign(store, campaign_id), PHASE_S,
                                 "no moment with results recorded and calls in flight")
-        first.kill9()
         before = recorded(store, campaign_id)
         in_flight = {row["id"] for row in attempt_rows(store, campaign_id) if row["state"] == DIALING}
         second = dialler()

@@ -15,6 +15,7 @@ from telephony.assistant import Reply
 from telephony.state import CallSettings
 from telephony.voice import sentences
 from telephony.voicebot import VoiceBot
+from tests.telephony.stand_ins import ScriptedAsr
 
 HOLD_REPEAT_S = 0.5
 
@@ -65,7 +66,7 @@ async def test_a_caller_above_the_limit_holds_then_is_greeted_when_a_call_ends(t
                    hold_repeat_s=HOLD_REPEAT_S)
     greeting, holding = sentences(conf.greeting)[0], sentences(conf.holding_message)[0]  # spoken sentence by sentence
     voice = RecordingVoice()
-    bot = VoiceBot(conf, object(), voice, SilentAssistant(), tmp_path)  # type: ignore[arg-type]
+    bot = VoiceBot(conf, ScriptedAsr([]), voice, SilentAssistant(), tmp_path)  # type: ignore[arg-type]
     server = await bot.start("127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
