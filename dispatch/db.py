@@ -11,10 +11,12 @@ calls that exist in 1.4 and 2.x.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 SQLITE_BUSY_TIMEOUT_S = 30  # several processes share one SQLite file (action server, drainer, tests)
 
@@ -79,3 +81,16 @@ def make_engine(url: str, *, immediate_writes: bool = False, pool_size: int | No
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("dispatch_write") else "BEGIN")
 
     return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: ``BEGIN IMMEDIATE`` on an ``immediate_writes`` SQLite engine, plain elsewhere.
+
+    Why up front, for table creation too: a deferred transaction that reads (``create_all`` looks for its
+    tables) and then writes fails at once with "database is locked" when another process wrote in between —
+    its WAL snapshot is stale, and SQLite's busy timeout does not apply. Seen when the dialler created its
+    rating tables while the gateway added a call-back target to the same file.
+    """
+    with engine.execution_options(dispatch_write=True).connect() as conn, conn.begin():
+        yield conn

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from campaigns.config import CampaignsConfig
 from campaigns.model import CampaignSpec, spec_from_dict
 from campaigns.store.schema import campaigns, metadata
-from dispatch.db import make_engine
+from dispatch.db import make_engine, write_transaction
 
 POOL_SIZE, POOL_OVERFLOW = 5, 10  # PostgreSQL connections per process (a dialler, the API, the CLI)
 JSON_COLUMNS = ("spec", "answers", "abnormal")
@@ -29,13 +29,14 @@ SCHEMA_LOCK_KEY = 7_312_002  # pg_advisory_xact_lock key of table creation (clai
 
 
 def create_tables(engine: Engine, tables: MetaData) -> None:
-    """Create the missing tables, one process at a time on PostgreSQL.
+    """Create the missing tables, one process at a time (SQLite's write lock taken at BEGIN, see
+    :func:`dispatch.db.write_transaction`; an advisory lock on PostgreSQL).
 
     Why the lock: two diallers starting together on a fresh database both see no table, both CREATE it, and the
     second fails on the catalog's unique index (IntegrityError) and exits. Under the lock the second one waits,
     then finds the tables and creates nothing.
     """
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
         tables.create_all(conn)
@@ -61,11 +62,8 @@ class StoreBase:
     def _tx(self, write: bool = False) -> Iterator[Connection]:
         """One transaction; ``write`` takes SQLite's write lock at BEGIN (see the module docstring)."""
         queue = self._sqlite_writer if write and self.is_sqlite else nullcontext()
-        with queue, self.engine.connect() as conn:
-            if write:
-                conn.execution_options(dispatch_write=True)
-            with conn.begin():
-                yield conn
+        with queue, (write_transaction(self.engine) if write else self.engine.begin()) as conn:
+            yield conn
 
     def _insert_ignoring(self, table: Table) -> Any:
         """``INSERT … ON CONFLICT DO NOTHING`` in this database's dialect (planning slots twice is harmless)."""

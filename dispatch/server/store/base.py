@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dispatch.db import make_engine
+from dispatch.db import make_engine, write_transaction
 from dispatch.server.catalogue import Catalogue
 from dispatch.server.config import DispatchConfig
 from dispatch.server.schema import history, metadata
@@ -35,7 +35,8 @@ class StoreBase:
                                   max_overflow=POOL_OVERFLOW)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sqlite_writer = threading.Lock()
-        metadata.create_all(self.engine)
+        with write_transaction(self.engine) as conn:  # another process may write the file meanwhile
+            metadata.create_all(conn)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -52,17 +53,10 @@ class StoreBase:
         SQLite's busy handler, which polls with growing sleeps (SQLite's file lock still guards against
         other processes)."""
         if self.is_sqlite:
-            with self._sqlite_writer, self._begin_write() as conn:
+            with self._sqlite_writer, write_transaction(self.engine) as conn:
                 yield conn
         else:
-            with self._begin_write() as conn:
-                yield conn
-
-    @contextmanager
-    def _begin_write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(dispatch_write=True)
-            with conn.begin():
+            with write_transaction(self.engine) as conn:
                 yield conn
 
     @contextmanager
