@@ -4,10 +4,11 @@ slip in between its read and its write (a deferred one then fails at once: "data
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, exc, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, exc, text
 
 from dispatch.db import make_engine, write_transaction
 
@@ -23,25 +24,31 @@ def other_process_write(path: Path) -> None:
         other.close()
 
 
-def test_a_write_transaction_holds_the_lock_from_its_begin(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite3"
-    engine = make_engine(f"sqlite:///{path}", immediate_writes=True)
-    with engine.begin() as conn:
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "store.sqlite3"
+
+
+@pytest.fixture
+def engine(path: Path) -> Iterator[Engine]:
+    """A store's engine on ``path``, with one table the other process writes to."""
+    made = make_engine(f"sqlite:///{path}", immediate_writes=True)
+    with made.begin() as conn:
         conn.execute(text("CREATE TABLE seen (n INTEGER)"))
+    yield made
+    made.dispose()
+
+
+def test_a_write_transaction_holds_the_lock_from_its_begin(engine: Engine, path: Path) -> None:
     with write_transaction(engine) as conn:
         conn.execute(text("SELECT count(*) FROM seen")).scalar()
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             other_process_write(path)  # waits its turn instead of changing what this transaction read
     other_process_write(path)  # and gets it once the transaction ends
-    engine.dispose()
 
 
-def test_tables_are_created_after_another_process_wrote_meanwhile(tmp_path: Path) -> None:
+def test_tables_are_created_after_another_process_wrote_meanwhile(engine: Engine, path: Path) -> None:
     """The dialler's failure: its deferred read of the schema, the gateway's commit, then CREATE TABLE."""
-    path = tmp_path / "store.sqlite3"
-    engine = make_engine(f"sqlite:///{path}", immediate_writes=True)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE seen (n INTEGER)"))
     late = MetaData()
     Table("ratings", late, Column("id", Integer, primary_key=True))
     with engine.begin() as deferred:  # what create_all(engine) did: BEGIN, read, then write
@@ -53,4 +60,3 @@ def test_tables_are_created_after_another_process_wrote_meanwhile(tmp_path: Path
         late.create_all(conn)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM ratings")).scalar() == 0
-    engine.dispose()
