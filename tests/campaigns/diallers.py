@@ -82,15 +82,15 @@ class DiallerProcess:
         calls seen can all end in between (CI saw none left). SIGSTOP first, so the process writes nothing
         while the predicate reads the store; what it saw is what the kill leaves behind.
         """
-        deadline = time.monotonic() + limit_s
-        while True:
+        def frozen_and_holds() -> bool:
             os.kill(self.proc.pid, signal.SIGSTOP)
             if predicate():
-                self.kill9()
-                return
+                return True  # left stopped for the kill
             os.kill(self.proc.pid, signal.SIGCONT)
-            assert time.monotonic() < deadline, what
-            time.sleep(POLL_S)
+            return False
+
+        wait_until(frozen_and_holds, limit_s, what)
+        self.kill9()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

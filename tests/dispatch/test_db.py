@@ -43,7 +43,7 @@ def test_a_write_transaction_holds_the_lock_from_its_begin(engine: Engine, path:
     with write_transaction(engine) as conn:
         conn.execute(text("SELECT count(*) FROM seen")).scalar()
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            other_process_write(path)  # waits its turn instead of changing what this transaction read
+            other_process_write(path)  # refused: it cannot change what this transaction read
     other_process_write(path)  # and gets it once the transaction ends
 
 

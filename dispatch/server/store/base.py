@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -52,12 +52,9 @@ class StoreBase:
         """One write transaction. SQLite: this process's writer threads queue on a lock instead of
         SQLite's busy handler, which polls with growing sleeps (SQLite's file lock still guards against
         other processes)."""
-        if self.is_sqlite:
-            with self._sqlite_writer, write_transaction(self.engine) as conn:
-                yield conn
-        else:
-            with write_transaction(self.engine) as conn:
-                yield conn
+        queue = self._sqlite_writer if self.is_sqlite else nullcontext()
+        with queue, write_transaction(self.engine) as conn:
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
