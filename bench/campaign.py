@@ -49,8 +49,9 @@ from campaigns.store.schema import attempts, slots, targets
 from campaigns.targets import Target
 from campaigns.validation import parse_spec
 from common import settings
-from common.net import free_port
+from common.net import free_port, free_udp_port
 from telephony.state import CallSettings
+from telephony.testphone import sipp_media_port
 from telephony.teststack import stack_env, start_asterisk, stop_process
 from telephony.voice import PhoneVoice
 from tests.telephony.stand_ins import ScriptedAsr, ToneTts
@@ -101,8 +102,8 @@ async def run_campaign(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     config = CampaignsConfig.load()
     store = Store(config, args.db_url or f"sqlite:///{work}/campaigns.sqlite3")
     try:
-        sipp_port = free_port()
-        people = Residents(work / "residents", sipp_port, free_port(), MAX_CALL_S)
+        sipp_port = free_udp_port()  # sipp's SIP is UDP; its media ports come in pairs (sipp_media_port)
+        people = Residents(work / "residents", sipp_port, sipp_media_port(), MAX_CALL_S)
         people.folder.mkdir()
         await people.start()
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import math
 import os
 import random
@@ -23,12 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
+from common.net import free_udp_port
+
 SAMPLE_RATE = 8000
 FRAME_SAMPLES = 160
 FRAME_S = 0.02
 PT_PCMU = 0
 PT_EVENT = 101
 VOICED_DBFS = -45.0
+# sipp's unused RTP sockets: below the kernel's ephemeral ports (32768+) and the tests' Asterisk RTP ports
+# (telephony.teststack.stack_env, 30000+) and the production RTP range ([telephony] rtp_port_start, 20000).
+SIPP_MEDIA_PORTS = range(10000, 20000, 4)
+_SIPP_MEDIA_BASES = itertools.cycle(random.sample(SIPP_MEDIA_PORTS, len(SIPP_MEDIA_PORTS)))
 _BIAS, _CLIP = 0x84, 32635
 
 
@@ -104,6 +111,11 @@ class CallMedia(asyncio.DatagramProtocol):
             self.voiced_at.append(now)
 
     # -- speaking -----------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        """Asterisk has sent this call's first RTP packet (the line is open both ways from here)."""
+        return self._connected.is_set()
+
     async def connected(self, timeout: float) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
 
@@ -287,12 +299,29 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-def free_udp_port() -> int:
+def sipp_media_port(tries: int = 50) -> int:
+    """A base port for sipp's own RTP sockets, which we never use but sipp always binds: the base and base + 2,
+    with one try when ``-mp`` is given, and an exit at start when either is taken (without ``-mp`` it scans up
+    from 6000, and two sipps starting together can each take the other's second port).
+
+    Why not a ``bind(0)`` port checked alone: base + 2 was sometimes another socket's, sipp died at once, and
+    the test waited for a call that was never placed. These bases lie below the kernel's ephemeral range (no
+    other ``bind(0)`` can take them between this check and sipp's bind) and come from a shuffled cycle, so
+    sipps started together by this process never share one."""
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for base in itertools.islice(_SIPP_MEDIA_BASES, tries):
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        try:
+            for sock, port in zip(sockets, (base, base + 2), strict=True):
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError(f"no free UDP port pair for sipp's media in {tries} tries")
 
 
 @dataclass
@@ -336,7 +365,7 @@ class Sipp:
         rate, period_ms = (count, 1000) if not self.calls_per_s else (1, max(1, round(1000 / self.calls_per_s)))
         argv = [self.sipp, f"127.0.0.1:{self.sip_port}", "-sf", str(scenario), "-inf", str(calls),
                 "-m", str(count), "-l", str(count), "-r", str(rate), "-rp", str(period_ms), "-i", "127.0.0.1",
-                "-p", str(self.local_port), "-mp", str(free_udp_port()), "-cid_str", f"{self.token}-%u",
+                "-p", str(self.local_port), "-mp", str(sipp_media_port()), "-cid_str", f"{self.token}-%u",
                 "-trace_err", "-error_file", str(self.folder / "errors.log"),
                 "-timeout", f"{int(self.max_call_s + 30)}s", "-timeout_error", "-nostdin"]
         self.proc = await asyncio.create_subprocess_exec(

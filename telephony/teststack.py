@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from common import settings
-from common.net import free_port
+from common.net import free_port, free_udp_port
 from common.services import APP_PYTHON
 
 HANDOFF_REPLY = "好的，正在为您转接人工客服，请稍候。"
@@ -86,7 +86,8 @@ def stack_env(data_dir: Path, **telephony: object) -> dict[str, str]:
     env = {"GOVBOT__PATHS__DATA_DIR": str(data_dir), "GOVBOT__GATEWAY__PORT": str(free_port()),
            "GOVBOT__TELEPHONY__RTP_PORT_START": str(rtp_start),
            "GOVBOT__TELEPHONY__RTP_PORT_END": str(rtp_start + 399)}
-    for key in ("sip_port", "ami_port", "audiosocket_port", "health_port"):
+    env["GOVBOT__TELEPHONY__SIP_PORT"] = str(free_udp_port())  # Asterisk's SIP transport is UDP
+    for key in ("ami_port", "audiosocket_port", "health_port"):
         env[f"GOVBOT__TELEPHONY__{key.upper()}"] = str(free_port())
     env.update({f"GOVBOT__TELEPHONY__{key.upper()}": str(value) for key, value in telephony.items()})
     return env

@@ -36,7 +36,8 @@ from campaigns.store import Store
 from campaigns.store.schema import attempts, slots
 from campaigns.validation import parse_spec
 from common import settings
-from common.net import free_port
+from common.net import free_port, free_udp_port
+from telephony.testphone import sipp_media_port
 from telephony.teststack import die_with_parent, stack_env, start_asterisk, stop_process
 
 READY_S = 60.0  # loading Whisper and warming the prompts on a busy 2-core machine
@@ -180,7 +181,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 @pytest.fixture
 async def sipp(tmp_path: Path) -> AsyncIterator[Residents]:
     """The bench's residents: one sipp UAS answering every call, the behaviour chosen by the number."""
-    people = Residents(tmp_path / "residents", free_port(), free_port(), MAX_CALL_S)
+    people = Residents(tmp_path / "residents", free_udp_port(), sipp_media_port(), MAX_CALL_S)
     people.folder.mkdir()
     await people.start()
     yield people

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from bench.campaign_residents import OK_TO_REQUEST
-from telephony.testphone import FRAME_SAMPLES, CallMedia, free_udp_port
+from common.net import free_udp_port
+from telephony.testphone import FRAME_SAMPLES, CallMedia, sipp_media_port
 
 REPLY = """
   <send>
@@ -90,10 +91,10 @@ class Resident:
                 hangup_after_ms=int(self.max_call_s * 1000), bye_ok=OK_TO_REQUEST)
         scenario = self.folder / "resident.xml"
         scenario.write_text(text, encoding="ascii")
-        argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port), "-m", "1",
-                "-trace_msg", "-message_file", str(self.messages), "-trace_err",
-                "-error_file", str(self.folder / "errors.log"), "-timeout", f"{int(self.max_call_s + 30)}s",
-                "-timeout_error", "-nostdin"]
+        argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(self.port),
+                "-mp", str(sipp_media_port()), "-m", "1", "-trace_msg", "-message_file", str(self.messages),
+                "-trace_err", "-error_file", str(self.folder / "errors.log"),
+                "-timeout", f"{int(self.max_call_s + 30)}s", "-timeout_error", "-nostdin"]
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)

@@ -17,7 +17,7 @@ from common import settings
 from telephony.testphone import CallMedia
 from telephony.teststack import engine_env, start_asterisk, start_bot, stop_process
 from telephony.teststack import stack_env as phone_ports
-from tests.telephony.helpers import call, call_log, similarity, wait_for
+from tests.telephony.helpers import asterisk_log, call, call_log, log_tails, similarity, wait_for
 
 if TYPE_CHECKING:
     from tests.telephony.resident import ResidentVoice
@@ -34,6 +34,7 @@ CALLER = "13700137000"
 COMPLAINT = REQUEST
 PLACE = "幸福路的路口。"
 COMPLAINT_CALLER = "13700137001"
+BOT_LOG = "telephony-e2e.log"
 TICKET = re.compile(r"(GB\d{8}-\d{4}|临时编号)")
 
 
@@ -49,6 +50,10 @@ class Phone:
     def calls(self) -> list[Path]:
         return sorted((self.data_dir / "calls").glob("*.jsonl"))
 
+    def logs(self) -> str:
+        """The ends of the bot's and Asterisk's logs, for a failure message."""
+        return log_tails(self.data_dir / BOT_LOG, asterisk_log())
+
 
 @pytest.fixture
 def phone(stack) -> Iterator[Phone]:
@@ -56,7 +61,7 @@ def phone(stack) -> Iterator[Phone]:
              if key.startswith("GOVBOT__TELEPHONY__")}  # the stack's gateway and data dir stay
     with settings.overrides(ports):
         asterisk = start_asterisk()
-        bot = start_bot(stack.data_dir / "telephony-e2e.log", engine_env("whisper"))
+        bot = start_bot(stack.data_dir / BOT_LOG, engine_env("whisper"))
         conf = settings.section("telephony")
         try:
             yield Phone(int(conf["sip_port"]), f"http://127.0.0.1:{conf['health_port']}/health", stack.data_dir)

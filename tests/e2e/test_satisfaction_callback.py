@@ -27,10 +27,9 @@ from campaigns.callbacks import CallbackConfig
 from campaigns.dialler_main import build
 from campaigns.store import NotFound, Store
 from common import settings
-from common.net import free_port
+from common.net import free_port, free_udp_port
 from common.web import staff_token
 from dispatch.outbox import Outbox, TicketDraft
-from telephony.testphone import free_udp_port
 from telephony.teststack import stack_env as private_ports  # not the session stack's fixture of that name
 from telephony.teststack import start_asterisk, stop_process
 from tests.campaigns.residents import Resident, greeting

@@ -17,6 +17,7 @@ import pytest
 
 from common import settings
 from telephony.teststack import StandInGateway, engine_env, stack_env, start_asterisk, start_bot, stop_process
+from tests.telephony.helpers import asterisk_log, log_tails
 
 # Shorter pauses than production so silence handling is tested in seconds, not minutes.
 TEST_TIMING = {"silence_reprompt_s": 4.0, "dtmf_digit_timeout_s": 1.5}
@@ -51,12 +52,17 @@ class Telephony:
     gateway: StandInGateway
     asterisk: Asterisk
     bot: subprocess.Popen
+    bot_log: Path
 
     def health(self) -> dict:
         return httpx.get(self.health_url, timeout=5).json()
 
     def calls(self) -> list[Path]:
         return sorted((self.data_dir / "calls").glob("*.jsonl"))
+
+    def logs(self) -> str:
+        """The ends of the bot's and Asterisk's logs, for a failure message."""
+        return log_tails(self.bot_log, asterisk_log())
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +100,6 @@ def telephony(request: pytest.FixtureRequest, telephony_env: dict[str, str], ast
     bot = start_bot(log, engine_env(engine))
     try:
         yield Telephony(telephony_env, data_dir, int(conf["sip_port"]),
-                        f"http://127.0.0.1:{conf['health_port']}/health", gateway, asterisk, bot)
+                        f"http://127.0.0.1:{conf['health_port']}/health", gateway, asterisk, bot, log)
     finally:
         stop_process(bot)

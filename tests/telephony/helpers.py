@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import lru_cache
+from pathlib import Path
 
+from common import settings
 from telephony import calllog
 from telephony.latency import request_audio
 from telephony.testphone import CallMedia, Sipp
+
+ANSWER_TIMEOUT_S = 15.0  # INVITE to the greeting's first packet; it takes well under a second when all is well
 
 
 @lru_cache(maxsize=8)
@@ -32,7 +36,7 @@ async def call(telephony, caller: str, script, max_call_s: float = 120.0, hang_u
     sipp = Sipp(telephony.sip_port, [media], [caller], max_call_s)
     await sipp.start()
     try:
-        await media.connected(15)
+        await answered(telephony, sipp, media, ANSWER_TIMEOUT_S)
         result = await script(media)
         if hang_up:
             sipp.hangup(0)
@@ -43,6 +47,35 @@ async def call(telephony, caller: str, script, max_call_s: float = 120.0, hang_u
     finally:
         sipp.kill()
         media.close()
+
+
+async def answered(telephony, sipp: Sipp, media: CallMedia, timeout: float) -> None:
+    """Wait for the bot's first audio. A call that never gets it fails at once if sipp has ended (the call was
+    refused or hung up), else after ``timeout``, with what sipp, the bot and Asterisk logged: a bare timeout
+    told CI nothing about which of them lost the call."""
+    deadline = time.monotonic() + timeout
+    while not media.is_connected:
+        ended = sipp.proc is not None and sipp.proc.returncode is not None
+        if ended or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        return
+    sipp.kill()  # a no-op when it has ended
+    finished = await sipp.wait(10)
+    state = f"sipp exited {finished.returncode}" if ended else "sipp was still calling"
+    raise AssertionError(f"no audio from the bot within {timeout} s ({state})\n--- sipp\n{finished.output[-2000:]}"
+                         f"{finished.errors[-2000:]}\n{telephony.logs()}")
+
+
+def log_tails(*paths: Path, chars: int = 3000) -> str:
+    """The ends of service logs, for a failure message."""
+    return "\n".join(f"--- {path}\n{path.read_text(errors='replace')[-chars:]}" for path in paths if path.exists())
+
+
+def asterisk_log() -> Path:
+    """Asterisk's messages.log for the current settings (the layout of ``telephony.asterisk.config``)."""
+    return settings.resolve_path(settings.section("telephony")["config_dir"]) / "log" / "messages.log"
 
 
 def call_log(telephony, caller_started: float) -> list[dict]:

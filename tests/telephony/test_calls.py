@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from telephony.testphone import CallMedia, Sipp
-from tests.telephony.helpers import call, call_log, wait_for
+from tests.telephony.helpers import ANSWER_TIMEOUT_S, answered, call, call_log, wait_for
 
 if TYPE_CHECKING:
     from tests.telephony.resident import ResidentVoice
@@ -192,12 +192,12 @@ async def test_twenty_callers_at_once(telephony, resident_voice: ResidentVoice) 
             spoken_end = await phone.wait_sent()
             # 20 people talking at once need more recognition CPU than two cores have: the last wait long.
             stage = "answer heard"
-            answered = await phone.wait_voiced(spoken_end, 180)
+            answer_at = await phone.wait_voiced(spoken_end, 180)
         except TimeoutError as exc:
             raise AssertionError(f"caller {callers[index]}: {stage}: {exc}") from None
         finally:
             sipp.hangup(index)
-        return answered - spoken_end
+        return answer_at - spoken_end
 
     await sipp.start()
     try:
@@ -225,7 +225,7 @@ async def test_asterisk_restarting_mid_call_ends_the_call_and_the_bot_carries_on
     sipp = Sipp(telephony.sip_port, [media], ["13700000007"], max_call_s=60)
     await sipp.start()
     try:
-        await media.connected(15)
+        await answered(telephony, sipp, media, ANSWER_TIMEOUT_S)
         await media.wait_voiced(0, 10)
         telephony.asterisk.restart()  # kill -9 and start again, mid-greeting
     finally:
