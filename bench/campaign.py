@@ -57,7 +57,7 @@ from telephony.voice import PhoneVoice
 from tests.telephony.stand_ins import ScriptedAsr, ToneTts
 
 log = logging.getLogger("bench.campaign")
-WINDOW = ["00:00", "23:59"]  # the bench may run at any hour
+WINDOW = ["00:00", "23:59"]  # the bench may run at any hour (its campaign zone puts that hour at noon)
 POLL_S = 0.1  # the dialler's claim poll (2 s in settings): a free channel is refilled at once
 PROGRESS_S = 0.5  # how often the bench looks at the store for the end of the campaign
 PRINT_S = 10.0  # how often it prints the progress
@@ -65,11 +65,22 @@ FLOOR_TOLERANCE = 0.10  # the issue's goal: seconds within 10 % of floor_seconds
 MAX_CALL_S = 60.0  # a resident hangs up a call that lasts longer (a stuck call ends, and is counted)
 
 
-def spec_data(channels: int, ring_timeout_s: int, now: datetime, zone: str) -> dict[str, Any]:
-    """The health-check campaign: one slot at this minute, one attempt, the window all day."""
+def daytime_zone(now: datetime) -> str:
+    """A fixed-offset zone in which ``now`` falls in the noon hour.
+
+    Why: the slot "at this minute" ends with the day's window (23:59 at the latest), so a run started at 23:58 in the
+    service's own zone had one minute to dial everyone and failed; at noon the window is hours away at any hour
+    of the run. (Etc/GMT names count the other way: Etc/GMT-8 is UTC+8.)"""
+    hours_east = 12 - now.astimezone(timezone.utc).hour  # -11 … +12
+    return f"Etc/GMT{-hours_east:+d}" if hours_east else "Etc/UTC"
+
+
+def spec_data(channels: int, ring_timeout_s: int, now: datetime) -> dict[str, Any]:
+    """The health-check campaign: one slot at this minute, one attempt, the window all day (in ``daytime_zone``)."""
+    zone = daytime_zone(now)
     clock = now.astimezone(ZoneInfo(zone)).strftime("%H:%M")
     return {"name": f"bench-campaign-{int(time.time())}", "kind": "health_check",
-            "schedule": {"times": [clock], "window": WINDOW, "blocked_dates": []},
+            "schedule": {"times": [clock], "window": WINDOW, "blocked_dates": [], "timezone": zone},
             "retry": {"attempts": 1}, "max_channels": channels, "ring_timeout_s": ring_timeout_s}
 
 
@@ -135,7 +146,7 @@ async def dial_everyone(args: argparse.Namespace, store: Store, config: Campaign
                 raise RuntimeError("AMI did not connect")
             await asyncio.sleep(PROGRESS_S)
         now = datetime.now(timezone.utc)
-        spec = parse_spec(spec_data(args.channels, args.ring_timeout, now, config.timezone), config)
+        spec = parse_spec(spec_data(args.channels, args.ring_timeout, now), config)
         campaign_id = int(store.create_campaign(spec, now)["id"])
         store.add_targets(campaign_id, residents(args.residents), now)
         store.set_state(campaign_id, "start", now)

@@ -7,8 +7,9 @@ and a key sipp pressed whose answer the store does not hold as sent as an answer
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
@@ -23,11 +24,23 @@ CHANNELS = 2
 CALL_S = 4.0
 
 
+def test_the_slot_at_this_minute_is_at_noon_whatever_the_hour() -> None:
+    """At 23:59 in the service's zone the bench's campaign was refused (a time at the window's end) and at 23:58
+    it had a minute to dial; in its own zone the slot is at noon, hours from either end of the window."""
+    config = make_config(ring_timeout_min_s=5)
+    midnight = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    for minute in range(0, 24 * 60, 7):
+        now = midnight + timedelta(minutes=minute)
+        schedule = parse_spec(spec_data(CHANNELS, 5, now), config).schedule
+        local = now.astimezone(ZoneInfo(schedule.timezone))
+        assert local.hour == 12 and schedule.times == (local.strftime("%H:%M"),), (now, schedule)
+
+
 def test_figures_count_lost_duplicated_and_answers_lost(tmp_path: Path) -> None:
     config = make_config(ring_timeout_min_s=5)
     store = Store(config, f"sqlite:///{tmp_path}/campaigns.sqlite3")
     now = NOW
-    spec = parse_spec(spec_data(CHANNELS, 5, now, config.timezone), config)
+    spec = parse_spec(spec_data(CHANNELS, 5, now), config)
     campaign_id = int(store.create_campaign(spec, now)["id"])
     people = residents(4)  # digits 0, 0, 1, 2: answers, answers, answers with a fever, busy
     store.add_targets(campaign_id, people, now)

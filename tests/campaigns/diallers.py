@@ -128,7 +128,7 @@ def campaign_env(env: dict[str, str], channels: int) -> dict[str, str]:
 def start_campaign(store: Store, config: CampaignsConfig, count: int, channels: int) -> int:
     """The bench's health-check campaign (one slot at this minute, one attempt) with ``count`` residents."""
     now = datetime.now(timezone.utc)
-    spec = parse_spec(spec_data(channels, RING_TIMEOUT_S, now, config.timezone), config)
+    spec = parse_spec(spec_data(channels, RING_TIMEOUT_S, now), config)
     campaign_id = int(store.create_campaign(spec, now)["id"])
     store.add_targets(campaign_id, residents(count), now)
     store.set_state(campaign_id, "start", now)
