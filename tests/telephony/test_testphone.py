@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,18 +79,17 @@ async def test_a_call_sipp_never_placed_fails_at_once_with_sipps_words(monkeypat
     monkeypatch.setattr(testphone, "sipp_media_port", lambda: base)
     media = await CallMedia.open()
     sipp = Sipp(free_udp_port(), [media], ["13800000000"], max_call_s=30)
-    started = time.monotonic()
     try:
         with taken(base + 2):
             await sipp.start()
             with pytest.raises(AssertionError) as failure:
-                await answered(NoStack(), sipp, media, timeout=20)
+                await answered(NoStack(), sipp, media, timeout=120)
     finally:
         sipp.kill()
         media.close()
-    assert time.monotonic() - started < 10
     message = str(failure.value)
-    assert "sipp exited" in message and "Unable to bind video RTP socket" in message
+    assert "sipp exited" in message  # not "still calling": it did not wait out the timeout
+    assert "Unable to bind video RTP socket" in message
     assert "the stack's logs" in message
 
 
