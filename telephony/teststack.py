@@ -112,7 +112,8 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _tail(path: Path) -> str:
+def log_tail(path: Path) -> str:
+    """The end of a service's log, for an error message ("" when it has written none)."""
     return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
@@ -128,14 +129,14 @@ def start_asterisk(timeout_s: float = 20.0) -> subprocess.Popen:
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"Asterisk exited with {proc.returncode}: {_tail(log)}")
+            raise RuntimeError(f"Asterisk exited with {proc.returncode}: {log_tail(log)}")
         try:
             with socket.create_connection((conf["host"], int(conf["ami_port"])), timeout=0.5):
                 return proc
         except OSError:
             if time.monotonic() > deadline:
                 stop_process(proc)
-                raise RuntimeError(f"Asterisk's AMI port did not open within {timeout_s} s: {_tail(log)}") from None
+                raise RuntimeError(f"Asterisk's AMI port did not open within {timeout_s} s: {log_tail(log)}") from None
             time.sleep(0.05)
 
 
@@ -150,7 +151,7 @@ def start_bot(log: Path, extra_env: dict[str, str] | None = None, timeout_s: flo
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"voice bot exited with {proc.returncode}: {_tail(log)}")
+            raise RuntimeError(f"voice bot exited with {proc.returncode}: {log_tail(log)}")
         try:
             if httpx.get(url, timeout=1).json().get("ami_connected"):
                 return proc
@@ -158,7 +159,7 @@ def start_bot(log: Path, extra_env: dict[str, str] | None = None, timeout_s: flo
             pass
         if time.monotonic() > deadline:
             stop_process(proc)
-            raise RuntimeError(f"voice bot not ready within {timeout_s} s: {_tail(log)}")
+            raise RuntimeError(f"voice bot not ready within {timeout_s} s: {log_tail(log)}")
         time.sleep(0.2)
 
 

@@ -11,6 +11,7 @@ from common import settings
 from telephony import calllog
 from telephony.latency import request_audio
 from telephony.testphone import CallMedia, Sipp
+from telephony.teststack import log_tail
 
 ANSWER_TIMEOUT_S = 15.0  # INVITE to the greeting's first packet; it takes well under a second when all is well
 
@@ -68,9 +69,9 @@ async def answered(telephony, sipp: Sipp, media: CallMedia, timeout: float) -> N
                          f"{finished.errors[-2000:]}\n{telephony.logs()}")
 
 
-def log_tails(*paths: Path, chars: int = 3000) -> str:
-    """The ends of service logs, for a failure message."""
-    return "\n".join(f"--- {path}\n{path.read_text(errors='replace')[-chars:]}" for path in paths if path.exists())
+def log_tails(*paths: Path) -> str:
+    """The ends of service logs (``telephony.teststack.log_tail``), each under its name, for a failure message."""
+    return "\n".join(f"--- {path}\n{log_tail(path)}" for path in paths if path.exists())
 
 
 def asterisk_log() -> Path:
